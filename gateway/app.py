@@ -1,0 +1,49 @@
+"""The gateway application: routes, error handling, middleware and the service clients."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from gateway import problems
+from gateway.auth import TokenVerifier, jwks_from_identity
+from gateway.clients import Clients
+from gateway.middleware import BodyLimit, RequestContext
+from gateway.routes import accounts, dossiers, notifications, operations, portal, procedures
+from gateway.settings import gateway_settings
+from services.platform.logging import get_logger
+from services.platform.settings import platform_settings
+
+log = get_logger("gateway")
+
+
+def create_app() -> FastAPI:
+    settings = platform_settings()
+    gw = gateway_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        clients = Clients.connect(settings)
+        app.state.clients = clients
+        app.state.internal_secret = settings.internal_token_secret
+        app.state.verifier = TokenVerifier(jwks_from_identity(clients.identity), refresh_seconds=gw.jwks_refresh_seconds)
+        try:
+            await app.state.verifier.refresh()
+        except Exception as exc:  # identity not up yet: the first token check will fetch the keys
+            log.warning("jwks_not_loaded", error=str(exc)[:200])
+        yield
+        await clients.close()
+
+    app = FastAPI(
+        title="motcua — Hệ thống thông tin giải quyết thủ tục hành chính",
+        version="1",
+        description="API công khai của cổng dịch vụ công: tài khoản, thủ tục, hồ sơ, thông báo.",
+        lifespan=lifespan,
+    )
+    problems.install(app)
+    for module in (accounts, procedures, dossiers, notifications, operations, portal):
+        app.include_router(module.router)
+    app.add_middleware(BodyLimit, max_bytes=gw.max_body_bytes)
+    app.add_middleware(RequestContext)
+    return app

@@ -1,0 +1,40 @@
+"""python -m services.catalogue: the procedure catalogue and agency tree over gRPC."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from motcua.v1 import catalogue_pb2, catalogue_pb2_grpc
+from services.catalogue.api.servicer import CatalogueServicer
+from services.catalogue.app.seed import seed_if_empty
+from services.platform.db import make_engine, ping, session_factory
+from services.platform.grpc_server import ServiceServer
+from services.platform.logging import get_logger
+from services.platform.runner import run_service
+from services.platform.settings import platform_settings
+
+NAME = "catalogue"
+MIGRATIONS = Path(__file__).parent / "store" / "migrations"
+log = get_logger(NAME)
+
+
+async def main(stop: asyncio.Event) -> None:
+    settings = platform_settings()
+    engine = make_engine(settings.database_url(NAME))
+    sessions = session_factory(engine)
+    async with sessions() as s:
+        if await seed_if_empty(s):
+            log.info("seed_loaded")
+    server = ServiceServer(name=NAME, addr=settings.catalogue_addr, secret=settings.internal_token_secret)
+    catalogue_pb2_grpc.add_CatalogueServiceServicer_to_server(CatalogueServicer(sessions), server.server)
+    server.add_services([catalogue_pb2.DESCRIPTOR.services_by_name["CatalogueService"].full_name])
+    server.add_health_check("database", lambda: ping(engine))
+    await server.start()
+    await stop.wait()
+    await server.stop()
+    await engine.dispose()
+
+
+if __name__ == "__main__":
+    run_service(NAME, main, migrations_dir=MIGRATIONS)

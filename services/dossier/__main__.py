@@ -1,0 +1,59 @@
+"""python -m services.dossier: electronic dossiers through the one-stop lifecycle, over gRPC."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+
+from motcua.v1 import catalogue_pb2_grpc, dossier_pb2, dossier_pb2_grpc
+from services.dossier.api.servicer import DossierServicer
+from services.dossier.app.context import DossierContext
+from services.dossier.store.models import outbox
+from services.platform.db import make_engine, ping, session_factory
+from services.platform.events import OutboxRelay
+from services.platform.grpc_client import make_channel
+from services.platform.grpc_server import ServiceServer
+from services.platform.messaging import DOSSIER_STREAM, Bus
+from services.platform.runner import run_service
+from services.platform.settings import platform_settings
+
+NAME = "dossier"
+MIGRATIONS = Path(__file__).parent / "store" / "migrations"
+
+
+async def main(stop: asyncio.Event) -> None:
+    settings = platform_settings()
+    engine = make_engine(settings.database_url(NAME))
+    bus = Bus(settings.nats_url, name=NAME, streams=(DOSSIER_STREAM,))
+    await bus.start()
+    relay = OutboxRelay(engine, outbox, bus)
+    relay_task = asyncio.create_task(relay.run())
+    catalogue_channel = make_channel(settings.catalogue_addr, default_timeout=settings.grpc_deadline)
+    ctx = DossierContext(session_factory(engine), catalogue_pb2_grpc.CatalogueServiceStub(catalogue_channel), relay)
+
+    server = ServiceServer(name=NAME, addr=settings.dossier_addr, secret=settings.internal_token_secret)
+    dossier_pb2_grpc.add_DossierServiceServicer_to_server(DossierServicer(ctx), server.server)
+    server.add_services([dossier_pb2.DESCRIPTOR.services_by_name["DossierService"].full_name])
+    server.add_health_check("database", lambda: ping(engine))
+    server.add_health_check("nats", _connected(bus))
+    await server.start()
+    await stop.wait()
+    await server.stop()
+    relay_task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await relay_task
+    await catalogue_channel.close()
+    await bus.close()
+    await engine.dispose()
+
+
+def _connected(bus: Bus):
+    async def check() -> bool:
+        return bus.connected
+
+    return check
+
+
+if __name__ == "__main__":
+    run_service(NAME, main, migrations_dir=MIGRATIONS)

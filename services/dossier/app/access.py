@@ -1,0 +1,40 @@
+"""Who sees which dossier: applicants their own, officials their agency's. Anything else
+is "not found", so a code cannot be probed for existence."""
+
+from __future__ import annotations
+
+from services.dossier.domain.lifecycle import APPLICANT, FINAL
+from services.dossier.store.models import Dossier
+from services.platform.errors import NotFound, PermissionDenied
+from services.platform.principal import Principal
+
+APPLICANT_KINDS = {"citizen", "business", "organisation"}
+FINAL_CODES = tuple(sorted(int(s) for s in FINAL))
+OFFICIAL_ROLES = ("reception", "processing", "approval", "agency_admin")
+
+
+def not_found(code: str) -> NotFound:
+    return NotFound(f"Không tìm thấy hồ sơ {code}.")
+
+
+def can_see(principal: Principal, dossier: Dossier) -> bool:
+    if principal.is_official:
+        return principal.agency_code == dossier.agency_code and principal.has_role(*OFFICIAL_ROLES)
+    return principal.kind in APPLICANT_KINDS and dossier.applicant_id == principal.account_id
+
+
+def acting_role(principal: Principal, dossier: Dossier, wanted: frozenset[str]) -> str:
+    """The role in which ``principal`` makes a transition that ``wanted`` roles may make."""
+    if not can_see(principal, dossier):
+        raise not_found(dossier.code)
+    if not principal.is_official:
+        return APPLICANT
+    for role in principal.roles:
+        if role in wanted:
+            return role
+    raise PermissionDenied("Tài khoản của bạn không có vai trò thực hiện thao tác này.")
+
+
+def require_official(principal: Principal) -> None:
+    if not principal.is_official or not principal.agency_code:
+        raise PermissionDenied("Chỉ cán bộ của cơ quan mới xem được hàng đợi hồ sơ.")

@@ -1,0 +1,4 @@
+from services.dossier.store.models import Base
+from services.platform.db import run_env
+
+run_env(Base.metadata)

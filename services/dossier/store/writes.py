@@ -1,0 +1,87 @@
+"""Writes that must hold under concurrency: gap-free codes, idempotency records, the log chain."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.dossier.domain.log import GENESIS, entry_hash
+from services.dossier.store.models import CodeSequence, IdempotencyKey, LogEntry
+from services.platform.errors import Conflict
+
+
+async def next_sequence(session: AsyncSession, agency_code: str, day: str) -> int:
+    """Bump the agency's counter for the day in one statement. The row stays locked until
+    the transaction ends, and a rollback returns the number: no gaps, no duplicates."""
+    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(CodeSequence).values(agency_code=agency_code, day=day, last_value=1)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[CodeSequence.agency_code, CodeSequence.day],
+        set_={"last_value": CodeSequence.last_value + 1},
+    ).returning(CodeSequence.last_value)
+    return int((await session.execute(stmt)).scalar_one())
+
+
+def request_fingerprint(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+async def replayed_response(
+    session: AsyncSession, *, principal_id: str, key: str, operation: str, fingerprint: str
+) -> bytes | None:
+    if not key:
+        return None
+    row = await session.get(IdempotencyKey, (principal_id, key))
+    if row is None:
+        return None
+    if row.operation != operation or row.request_hash != fingerprint:
+        raise Conflict(
+            "Khóa chống gửi trùng (Idempotency-Key) này đã được dùng cho một yêu cầu khác.",
+            fields={"Idempotency-Key": "reused with a different request"},
+        )
+    return row.response
+
+
+def remember_response(
+    session: AsyncSession, *, principal_id: str, key: str, operation: str, fingerprint: str,
+    response: bytes, at: datetime,
+) -> None:
+    if key:
+        session.add(IdempotencyKey(principal_id=principal_id, key=key, operation=operation,
+                                   request_hash=fingerprint, response=response, created_at=at))
+
+
+async def append_log(
+    session: AsyncSession, *, dossier_code: str, at: datetime, actor_id: str, actor_name: str,
+    actor_role: str, action: str, status_code: int, note: str = "",
+) -> LogEntry:
+    last = await session.scalar(
+        select(LogEntry).where(LogEntry.dossier_code == dossier_code).order_by(LogEntry.seq.desc()).limit(1)
+    )
+    seq = (last.seq + 1) if last else 1
+    prev = last.hash if last else GENESIS
+    entry = LogEntry(dossier_code=dossier_code, seq=seq, at=at, actor_id=actor_id, actor_name=actor_name,
+                     actor_role=actor_role, action=action, status_code=status_code, note=note,
+                     prev_hash=prev, hash="")
+    entry.hash = entry_hash(prev, log_content(entry))
+    session.add(entry)
+    return entry
+
+
+def as_utc(at: datetime) -> datetime:
+    """SQLite hands back naive datetimes; every stored time is UTC."""
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+
+
+def log_content(entry: LogEntry) -> dict:
+    """What the hash covers."""
+    return {
+        "dossier_code": entry.dossier_code, "seq": entry.seq,
+        "at": as_utc(entry.at).isoformat(timespec="microseconds"),
+        "actor_id": entry.actor_id, "actor_name": entry.actor_name, "actor_role": entry.actor_role,
+        "action": entry.action, "status_code": entry.status_code, "note": entry.note,
+    }

@@ -1,0 +1,95 @@
+"""SQLAlchemy 2 async engines, chosen by URL: SQLite (aiosqlite) for the embedded default,
+PostgreSQL (asyncpg) in production; and Alembic migrations applied at start."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+
+
+def is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+    if is_sqlite(url):
+        engine = create_async_engine(url, connect_args={"timeout": 30})
+        _tune_sqlite(engine)
+        return engine
+    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+def _tune_sqlite(engine: AsyncEngine) -> None:
+    """WAL for concurrent readers; every transaction takes the write lock up front
+    (BEGIN IMMEDIATE), so two writers queue instead of failing on a lock upgrade."""
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def ping(engine: AsyncEngine) -> bool:
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))
+    return True
+
+
+def alembic_config(migrations_dir: Path, url: str) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(migrations_dir))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def upgrade_to_head(migrations_dir: Path, url: str) -> None:
+    """Apply a service's migrations. Call outside a running event loop (Alembic's async
+    env runs its own), or through ``upgrade_to_head_async`` from inside one."""
+    command.upgrade(alembic_config(migrations_dir, url), "head")
+
+
+async def upgrade_to_head_async(migrations_dir: Path, url: str) -> None:
+    await asyncio.to_thread(upgrade_to_head, migrations_dir, url)
+
+
+def run_env(target_metadata) -> None:
+    """The body of every service's ``migrations/env.py``."""
+    from alembic import context
+
+    url = context.config.get_main_option("sqlalchemy.url")
+
+    def do_run(connection):
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            render_as_batch=is_sqlite(url),
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+
+    async def run_async():
+        engine = create_async_engine(url)
+        async with engine.connect() as connection:
+            await connection.run_sync(do_run)
+        await engine.dispose()
+
+    asyncio.run(run_async())

@@ -1,0 +1,183 @@
+"""A gRPC server as every service runs it: health, reflection, and one interceptor that
+binds the request id and principal, logs each call, maps errors and enforces a deadline."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from contextvars import ContextVar
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from services.platform.errors import ServiceError, Unauthenticated
+from services.platform.logging import get_logger, request_id_var
+from services.platform.principal import METADATA_KEY, Principal, decode_principal
+
+log = get_logger("grpc")
+
+FIELDS_METADATA_KEY = "x-motcua-fields"
+REQUEST_ID_KEY = "x-request-id"
+# A call that arrives without a deadline gets this one, so nothing runs forever.
+DEFAULT_DEADLINE_SECONDS = 30.0
+
+_principal_var: ContextVar[Principal | None] = ContextVar("principal", default=None)
+
+
+def current_principal() -> Principal:
+    """The verified caller of the current RPC; UNAUTHENTICATED when there is none."""
+    principal = _principal_var.get()
+    if principal is None:
+        raise Unauthenticated("Cần đăng nhập.")
+    return principal
+
+
+def optional_principal() -> Principal | None:
+    return _principal_var.get()
+
+
+class _ContextInterceptor(grpc.aio.ServerInterceptor):
+    def __init__(self, secret: str):
+        self._secret = secret
+
+    async def intercept_service(self, continuation, details):
+        handler = await continuation(details)
+        if handler is None or not (handler.unary_unary or handler.stream_unary):
+            return handler
+        metadata = {k: v for k, v in (details.invocation_metadata or ()) if isinstance(v, str)}
+        method = details.method
+        if handler.unary_unary:
+            inner = handler.unary_unary
+            return grpc.unary_unary_rpc_method_handler(
+                self._wrap(inner, method, metadata),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        inner = handler.stream_unary
+        return grpc.stream_unary_rpc_method_handler(
+            self._wrap(inner, method, metadata),
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+
+    def _wrap(self, behaviour, method: str, metadata: dict[str, str]):
+        secret = self._secret
+
+        async def wrapped(request, context: grpc.aio.ServicerContext):
+            request_id_var.set(metadata.get(REQUEST_ID_KEY, ""))
+            started = time.perf_counter()
+            code = grpc.StatusCode.OK
+            try:
+                token = metadata.get(METADATA_KEY)
+                _principal_var.set(decode_principal(token, secret) if token else None)
+                remaining = context.time_remaining()
+                timeout = DEFAULT_DEADLINE_SECONDS if remaining is None else None
+                return await asyncio.wait_for(behaviour(request, context), timeout)
+            except ServiceError as exc:
+                code = exc.code
+                if exc.fields:
+                    context.set_trailing_metadata(
+                        ((FIELDS_METADATA_KEY, json.dumps(exc.fields, ensure_ascii=False)),)
+                    )
+                await context.abort(exc.code, exc.message)
+            except asyncio.TimeoutError:
+                code = grpc.StatusCode.DEADLINE_EXCEEDED
+                await context.abort(code, "Hết thời gian xử lý yêu cầu.")
+            except (grpc.aio.AbortError, asyncio.CancelledError):
+                code = context.code() or grpc.StatusCode.CANCELLED
+                raise
+            except Exception:
+                code = grpc.StatusCode.INTERNAL
+                log.exception("rpc_failed", method=method)
+                await context.abort(code, "Lỗi hệ thống, vui lòng thử lại sau.")
+            finally:
+                log.info(
+                    "rpc",
+                    method=method,
+                    code=getattr(code, "name", str(code)),
+                    ms=round((time.perf_counter() - started) * 1000, 2),
+                )
+
+        return wrapped
+
+
+HealthCheck = Callable[[], Awaitable[bool]]
+
+
+class ServiceServer:
+    """Builds, starts and stops one service's gRPC server."""
+
+    def __init__(self, *, name: str, addr: str, secret: str):
+        self.name = name
+        self.addr = addr
+        self.server = grpc.aio.server(
+            interceptors=[_ContextInterceptor(secret)],
+            options=[
+                ("grpc.max_receive_message_length", 8 * 1024 * 1024),
+                ("grpc.so_reuseport", 0),
+            ],
+        )
+        self.health = health.aio.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        self._service_names: list[str] = [health.SERVICE_NAME]
+        self._checks: dict[str, HealthCheck] = {}
+        self._health_task: asyncio.Task | None = None
+
+    def add_services(self, full_names: Iterable[str]) -> None:
+        self._service_names.extend(full_names)
+
+    def add_health_check(self, component: str, check: HealthCheck) -> None:
+        """A component (``database``, ``nats``) reported as health service ``<name>.<component>``."""
+        self._checks[f"{self.name}.{component}"] = check
+
+    async def start(self) -> None:
+        reflection.enable_server_reflection([*self._service_names, reflection.SERVICE_NAME], self.server)
+        port = self.server.add_insecure_port(self.addr)
+        if port == 0:
+            raise RuntimeError(f"cannot listen on {self.addr}")
+        await self.server.start()
+        await self._run_checks()
+        self._health_task = asyncio.create_task(self._health_loop())
+        log.info("grpc_listening", addr=self.addr)
+
+    async def _run_checks(self) -> None:
+        serving = health_pb2.HealthCheckResponse.SERVING
+        not_serving = health_pb2.HealthCheckResponse.NOT_SERVING
+        all_ok = True
+        for component, check in self._checks.items():
+            try:
+                ok = await asyncio.wait_for(check(), 2.0)
+            except Exception:
+                ok = False
+            all_ok = all_ok and ok
+            await self.health.set(component, serving if ok else not_serving)
+        # The service answers even when NATS is down (events wait in the outbox); only the
+        # database decides whether the service itself is serving.
+        db_ok = True
+        db_check = self._checks.get(f"{self.name}.database")
+        if db_check is not None:
+            try:
+                db_ok = await asyncio.wait_for(db_check(), 2.0)
+            except Exception:
+                db_ok = False
+        for name in ("", *self._service_names):
+            if name in (health.SERVICE_NAME,):
+                continue
+            await self.health.set(name, serving if db_ok else not_serving)
+
+    async def _health_loop(self) -> None:
+        while True:
+            await asyncio.sleep(2.0)
+            try:
+                await self._run_checks()
+            except Exception:
+                log.exception("health_check_failed")
+
+    async def stop(self, grace: float = 3.0) -> None:
+        if self._health_task:
+            self._health_task.cancel()
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(grace)

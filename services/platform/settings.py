@@ -1,0 +1,48 @@
+"""Settings shared by every process; each knob has a safe default for `make run`.
+
+Environment variables start with ``MOTCUA_``. A service's database URL is
+``MOTCUA_<SERVICE>_DATABASE_URL``; without it the service uses a SQLite file under
+``MOTCUA_VAR_DIR``.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+class PlatformSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MOTCUA_", extra="ignore")
+
+    var_dir: Path = REPO_ROOT / "var"
+    log_level: str = "INFO"
+    nats_url: str = "nats://127.0.0.1:4222"
+    # Signs the principal the gateway passes to services; services refuse unsigned callers.
+    internal_token_secret: str = "dev-only-internal-secret-change-me"
+    identity_addr: str = "127.0.0.1:50051"
+    catalogue_addr: str = "127.0.0.1:50052"
+    dossier_addr: str = "127.0.0.1:50053"
+    notification_addr: str = "127.0.0.1:50054"
+    # Default deadline for one gRPC call, in seconds.
+    grpc_deadline: float = 5.0
+
+    def database_url(self, service: str) -> str:
+        url = os.environ.get(f"MOTCUA_{service.upper()}_DATABASE_URL")
+        if url:
+            return url
+        self.var_dir.mkdir(parents=True, exist_ok=True)
+        return f"sqlite+aiosqlite:///{self.var_dir / f'{service}.db'}"
+
+    def listen_addr(self, service: str) -> str:
+        """Where a service listens: its own address setting, on all interfaces it names."""
+        return getattr(self, f"{service}_addr")
+
+
+@lru_cache
+def platform_settings() -> PlatformSettings:
+    return PlatformSettings()
