@@ -69,20 +69,33 @@ class BodyLimit:
             except ValueError:
                 return await problem_response(400, "Content-Length không hợp lệ.")(scope, receive, send)
         seen = 0
+        exceeded = False
+        replaced = False
 
         async def counted_receive():
-            nonlocal seen
+            nonlocal seen, exceeded
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
+                    exceeded = True
                     raise _TooLarge()
             return message
 
+        async def guarded_send(message):
+            # Whatever the app answers to a body cut short, the client hears 413.
+            nonlocal replaced
+            if not exceeded:
+                return await send(message)
+            if not replaced:
+                replaced = True
+                await too_large(scope, receive, send)
+
         try:
-            await self.app(scope, counted_receive, send)
+            await self.app(scope, counted_receive, guarded_send)
         except _TooLarge:
-            await too_large(scope, receive, send)
+            if not replaced:
+                await too_large(scope, receive, send)
 
 
 class _TooLarge(Exception):

@@ -80,7 +80,7 @@ class _ContextInterceptor(grpc.aio.ServerInterceptor):
                 code = exc.code
                 if exc.fields:
                     context.set_trailing_metadata(
-                        ((FIELDS_METADATA_KEY, json.dumps(exc.fields, ensure_ascii=False)),)
+                        ((FIELDS_METADATA_KEY, json.dumps(exc.fields)),)
                     )
                 await context.abort(exc.code, exc.message)
             except asyncio.TimeoutError:
