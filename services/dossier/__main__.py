@@ -10,7 +10,7 @@ from motcua.v1 import catalogue_pb2_grpc, dossier_pb2, dossier_pb2_grpc
 from services.dossier.api.servicer import DossierServicer
 from services.dossier.app.context import DossierContext
 from services.dossier.store.models import outbox
-from services.platform.db import make_engine, ping, session_factory
+from services.platform.db import make_engine, ping, read_session_factory, session_factory
 from services.platform.events import OutboxRelay
 from services.platform.grpc_client import make_channel
 from services.platform.grpc_server import ServiceServer
@@ -30,13 +30,14 @@ async def main(stop: asyncio.Event) -> None:
     relay = OutboxRelay(engine, outbox, bus)
     relay_task = asyncio.create_task(relay.run())
     catalogue_channel = make_channel(settings.catalogue_addr, default_timeout=settings.grpc_deadline)
-    ctx = DossierContext(session_factory(engine), catalogue_pb2_grpc.CatalogueServiceStub(catalogue_channel), relay)
+    ctx = DossierContext(session_factory(engine), catalogue_pb2_grpc.CatalogueServiceStub(catalogue_channel), relay,
+                         reads=read_session_factory(engine))
 
     server = ServiceServer(name=NAME, addr=settings.dossier_addr, secret=settings.internal_token_secret)
     dossier_pb2_grpc.add_DossierServiceServicer_to_server(DossierServicer(ctx), server.server)
     server.add_services([dossier_pb2.DESCRIPTOR.services_by_name["DossierService"].full_name])
     server.add_health_check("database", lambda: ping(engine))
-    server.add_health_check("nats", _connected(bus))
+    server.add_health_check("nats", bus.health_check)
     await server.start()
     await stop.wait()
     await server.stop()
@@ -46,13 +47,6 @@ async def main(stop: asyncio.Event) -> None:
     await catalogue_channel.close()
     await bus.close()
     await engine.dispose()
-
-
-def _connected(bus: Bus):
-    async def check() -> bool:
-        return bus.connected
-
-    return check
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from pathlib import Path
 from motcua.v1 import notification_pb2, notification_pb2_grpc
 from services.notification.api.servicer import NotificationServicer
 from services.notification.app.inbox import CONSUMER, handle_dossier_event
-from services.platform.db import make_engine, ping, session_factory
+from services.platform.db import make_engine, ping, read_session_factory, session_factory
 from services.platform.grpc_server import ServiceServer
 from services.platform.messaging import DEADLETTER_STREAM, DOSSIER_STREAM, Bus, consume
 from services.platform.runner import run_service
@@ -33,14 +33,11 @@ async def main(stop: asyncio.Event) -> None:
     consumer = asyncio.create_task(consume(bus, stream=DOSSIER_STREAM, durable=CONSUMER, subject="dossier.>",
                                            handler=on_dossier_event))
     server = ServiceServer(name=NAME, addr=settings.notification_addr, secret=settings.internal_token_secret)
-    notification_pb2_grpc.add_NotificationServiceServicer_to_server(NotificationServicer(sessions), server.server)
+    notification_pb2_grpc.add_NotificationServiceServicer_to_server(NotificationServicer(sessions, read_session_factory(engine)), server.server)
     server.add_services([notification_pb2.DESCRIPTOR.services_by_name["NotificationService"].full_name])
     server.add_health_check("database", lambda: ping(engine))
 
-    async def nats_ok() -> bool:
-        return bus.connected
-
-    server.add_health_check("nats", nats_ok)
+    server.add_health_check("nats", bus.health_check)
     await server.start()
     await stop.wait()
     await server.stop()

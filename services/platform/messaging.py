@@ -49,6 +49,10 @@ class Bus:
     def connected(self) -> bool:
         return self.nc is not None and self.nc.is_connected and self._ready.is_set()
 
+    async def health_check(self) -> bool:
+        """For ServiceServer.add_health_check("nats", bus.health_check)."""
+        return self.connected
+
     async def start(self) -> None:
         self._task = asyncio.create_task(self._connect_forever())
 

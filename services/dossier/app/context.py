@@ -15,4 +15,9 @@ class DossierContext:
     sessions: async_sessionmaker
     catalogue: CatalogueServiceStub
     relay: object  # OutboxRelay: woken after each commit that wrote events
+    reads: async_sessionmaker | None = None  # read-only sessions; defaults to ``sessions``
     calendar: WorkingCalendar = field(default_factory=WorkingCalendar)
+
+    def __post_init__(self):
+        if self.reads is None:
+            self.reads = self.sessions

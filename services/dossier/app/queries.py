@@ -20,7 +20,7 @@ def _page(limit: int) -> int:
 
 
 async def get_dossier(ctx: DossierContext, principal: Principal, code: str) -> Dossier:
-    async with ctx.sessions() as session:
+    async with ctx.reads() as session:
         dossier = await session.get(Dossier, code)
     if dossier is None or not can_see(principal, dossier):
         raise not_found(code)
@@ -29,7 +29,7 @@ async def get_dossier(ctx: DossierContext, principal: Principal, code: str) -> D
 
 async def list_mine(ctx: DossierContext, principal: Principal, *, offset: int, limit: int):
     where = Dossier.applicant_id == principal.account_id
-    async with ctx.sessions() as session:
+    async with ctx.reads() as session:
         total = await session.scalar(select(func.count()).select_from(Dossier).where(where))
         rows = await session.scalars(
             select(Dossier).where(where).order_by(Dossier.submitted_at.desc(), Dossier.code.desc())
@@ -40,14 +40,14 @@ async def list_mine(ctx: DossierContext, principal: Principal, *, offset: int, l
 
 async def dossier_log(ctx: DossierContext, principal: Principal, code: str) -> list[LogEntry]:
     await get_dossier(ctx, principal, code)
-    async with ctx.sessions() as session:
+    async with ctx.reads() as session:
         rows = await session.scalars(select(LogEntry).where(LogEntry.dossier_code == code).order_by(LogEntry.seq))
         return list(rows)
 
 
 async def track(ctx: DossierContext, code: str, secret: str) -> Dossier:
     """Public tracking needs the secret from the receipt; a wrong one looks like no dossier."""
-    async with ctx.sessions() as session:
+    async with ctx.reads() as session:
         dossier = await session.get(Dossier, code) if code else None
     if dossier is None or not hmac.compare_digest(dossier.tracking_secret.encode(), secret.upper().encode()):
         raise NotFound("Không tìm thấy hồ sơ với mã và mã tra cứu này.")
@@ -62,7 +62,7 @@ async def work_queue(ctx: DossierContext, principal: Principal, *, status_code: 
         where.append(Dossier.status_code == status_code)
     else:
         where.append(Dossier.status_code.not_in(FINAL_CODES))
-    async with ctx.sessions() as session:
+    async with ctx.reads() as session:
         total = await session.scalar(select(func.count()).select_from(Dossier).where(*where))
         rows = await session.scalars(
             select(Dossier).where(*where)

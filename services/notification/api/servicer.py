@@ -16,13 +16,14 @@ def to_proto(n: Notification) -> notification_pb2.Notification:
 
 
 class NotificationServicer(notification_pb2_grpc.NotificationServiceServicer):
-    def __init__(self, sessions):
+    def __init__(self, sessions, reads=None):
         self._sessions = sessions
+        self._reads = reads or sessions
 
     async def ListNotifications(self, request, context):
         principal = current_principal()
         offset = int(request.page.page_token) if request.page.page_token.isdigit() else 0
-        rows, total, unread = await inbox.list_inbox(self._sessions, principal.account_id,
+        rows, total, unread = await inbox.list_inbox(self._reads, principal.account_id,
                                                      unread_only=request.unread_only, offset=offset,
                                                      limit=request.page.page_size)
         nxt = offset + len(rows)
