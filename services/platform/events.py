@@ -17,7 +17,6 @@ from google.protobuf.any_pb2 import Any as AnyProto
 from google.protobuf.message import Message
 from sqlalchemy import (
     Column,
-    DateTime,
     Index,
     Integer,
     LargeBinary,
@@ -32,7 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from motcua.v1 import events_pb2
-from services.platform.db import is_sqlite
+from services.platform.db import UtcDateTime, is_sqlite
 from services.platform.logging import get_logger, request_id_var
 
 log = get_logger("events")
@@ -51,8 +50,8 @@ def outbox_table(metadata: MetaData) -> Table:
         Column("subject", String(200), nullable=False),
         Column("data", LargeBinary, nullable=False),
         Column("request_id", String(64), nullable=False, default=""),
-        Column("created_at", DateTime(timezone=True), nullable=False),
-        Column("published_at", DateTime(timezone=True), nullable=True),
+        Column("created_at", UtcDateTime(), nullable=False),
+        Column("published_at", UtcDateTime(), nullable=True),
         Index(
             "ix_outbox_pending",
             "id",
@@ -68,7 +67,7 @@ def processed_events_table(metadata: MetaData) -> Table:
         metadata,
         Column("consumer", String(100), primary_key=True),
         Column("event_id", String(36), primary_key=True),
-        Column("processed_at", DateTime(timezone=True), nullable=False),
+        Column("processed_at", UtcDateTime(), nullable=False),
     )
 
 

@@ -18,9 +18,11 @@ gateway and the services, so the numbers are for comparison, not capacity.
 from __future__ import annotations
 
 import argparse
+import collections
 import datetime as dt
 import os
 import platform
+import json
 import re
 import shutil
 import signal
@@ -273,12 +275,12 @@ def table(results: dict[str, list[WrkResult]], labels: dict[str, str]) -> str:
         return statistics.median(getattr(r, attr) for r in results[name])
 
     bare_rps = med("bare", "rps")
-    rows = [("target", "req/s", "p50 ms", "p99 ms", "non-2xx", "sock err", "vs bare")]
-    for name in results:
+    rows = [("target", "req/s", "p50 ms", "p99 ms", "non-2xx/requests", "sock err", "vs bare")]
+    for name, rs in results.items():
         rps = med(name, "rps")
         rows.append((labels[name], f"{rps:,.0f}", f"{med(name, 'p50_ms'):.2f}", f"{med(name, 'p99_ms'):.2f}",
-                     f"{med(name, 'non_2xx'):.0f}", f"{med(name, 'socket_errors'):.0f}",
-                     f"{rps / bare_rps:.3f}" if bare_rps else "-"))
+                     f"{sum(r.non_2xx for r in rs)}/{sum(r.requests for r in rs)}",
+                     f"{sum(r.socket_errors for r in rs)}", f"{rps / bare_rps:.3f}" if bare_rps else "-"))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = []
     for k, row in enumerate(rows):
@@ -286,6 +288,23 @@ def table(results: dict[str, list[WrkResult]], labels: dict[str, str]) -> str:
         if k == 0:
             lines.append("  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def gateway_error_statuses(log: Path) -> dict[tuple[str, int], int]:
+    """Counts the gateway's logged responses of status >= 400 by route and status."""
+    counts: collections.Counter = collections.Counter()
+    try:
+        lines = log.read_text(errors="replace").splitlines()
+    except OSError:
+        return {}
+    for line in lines:
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(event, dict) and event.get("event") == "http" and int(event.get("status", 0)) >= 400:
+            counts[(event.get("route", "?"), int(event["status"]))] += 1
+    return dict(counts)
 
 
 # --- main ------------------------------------------------------------------------------
@@ -365,13 +384,16 @@ def main() -> int:
         print()
         print("\n".join(machine_info(wrk)))
         print(f"wrk:     -t{args.threads} -c{args.connections} -d{max(1, round(args.duration))}s --latency, "
-              f"{args.rounds} interleaved rounds, medians shown; {args.warmup:g} s warm-up per target")
+              f"{args.rounds} interleaved rounds; req/s, p50, p99 are medians of the rounds, "
+              f"non-2xx and socket errors are totals; {args.warmup:g} s warm-up per target")
         print()
         print(table(results, labels))
         bad = [labels[n] for n, rs in results.items() if any(r.non_2xx or r.socket_errors for r in rs)]
         if bad:
-            print(f"\nWARNING: errors (non-2xx or socket errors) in: {', '.join(bad)} — "
-                  f"those numbers measure failures; see logs in {tmp}")
+            statuses = gateway_error_statuses(system.var_dir / "log" / "gateway.log")
+            print(f"\nWARNING: non-2xx responses or socket errors in: {', '.join(bad)}; gateway log: "
+                  f"{', '.join(f'{route} {status} x{n}' for (route, status), n in statuses.items()) or '-'}"
+                  f" (logs kept in {tmp})")
             args.keep = True
         return 1 if bad else 0
     except KeyboardInterrupt:

@@ -32,7 +32,9 @@ async def search_procedures(
     if agency_code:
         conditions.append(Procedure.agency_code == agency_code)
     if sector:
-        conditions.append(func.lower(Procedure.sector) == sector.lower())
+        # Compared folded in Python: SQL lower() leaves "Đ" alone on SQLite and in the C locale.
+        known = await session.scalars(select(Procedure.sector).distinct())
+        conditions.append(Procedure.sector.in_([s for s in known if fold(s) == fold(sector)]))
     if level:
         conditions.append(Procedure.level == level)
     where = and_(*conditions)

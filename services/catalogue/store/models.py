@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from services.platform.db import UtcDateTime
 from services.platform.events import outbox_table
 
 
@@ -41,7 +42,7 @@ class Procedure(Base):
     agency_code: Mapped[str] = mapped_column(String(35), default="")
     online_mode: Mapped[str] = mapped_column(String(10), default="none")
     data: Mapped[dict] = mapped_column(JSON, default=dict)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
     __table_args__ = (Index("ix_procedures_published", "status", "code"),)
 

@@ -7,7 +7,6 @@ from datetime import datetime
 from sqlalchemy import (
     JSON,
     BigInteger,
-    DateTime,
     Float,
     Index,
     Integer,
@@ -18,6 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from services.platform.db import UtcDateTime
 from services.platform.events import outbox_table
 
 
@@ -37,16 +37,16 @@ class Dossier(Base):
     applicant_name: Mapped[str] = mapped_column(String(200))
     channel: Mapped[int] = mapped_column(Integer)
     status_code: Mapped[int] = mapped_column(Integer)
-    submitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    accepted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    submitted_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    accepted_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    due_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     # Processing time pinned at submission (from the procedure version).
     processing_value: Mapped[float | None] = mapped_column(Float)
     processing_unit: Mapped[str] = mapped_column(String(20), default="")
     tracking_secret: Mapped[str] = mapped_column(String(20))
     form_data: Mapped[dict] = mapped_column(JSON, default=dict)
     version: Mapped[int] = mapped_column(BigInteger, default=1)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
     __table_args__ = (
         Index("ix_dossiers_applicant", "applicant_id", "submitted_at"),
@@ -62,7 +62,7 @@ class LogEntry(Base):
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
     dossier_code: Mapped[str] = mapped_column(String(60))
     seq: Mapped[int] = mapped_column(Integer)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
     actor_id: Mapped[str] = mapped_column(String(36))
     actor_name: Mapped[str] = mapped_column(String(200))
     actor_role: Mapped[str] = mapped_column(String(30))
@@ -95,7 +95,7 @@ class IdempotencyKey(Base):
     operation: Mapped[str] = mapped_column(String(40))
     request_hash: Mapped[str] = mapped_column(String(64))
     response: Mapped[bytes] = mapped_column(LargeBinary)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 outbox = outbox_table(Base.metadata)
