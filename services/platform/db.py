@@ -44,7 +44,10 @@ def is_sqlite(url: str) -> bool:
 
 def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     if is_sqlite(url):
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        # One connection: SQLite has one writer anyway, and writers queued in asyncio wait
+        # their turn at once, where writers queued in SQLite's busy handler sleep in steps.
+        engine = create_async_engine(url, connect_args={"timeout": 30}, pool_size=1, max_overflow=0,
+                                     pool_timeout=60)
         _tune_sqlite(engine)
         return engine
     return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
@@ -77,6 +80,10 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker:
 def read_session_factory(engine: AsyncEngine) -> async_sessionmaker:
     """Sessions for queries: on SQLite they do not take the write lock, so readers never
     queue behind writers (WAL gives them a consistent snapshot)."""
+    if is_sqlite(str(engine.url)):
+        # Readers get connections of their own: the writers' single connection stays free.
+        engine = create_async_engine(engine.url, connect_args={"timeout": 30}, pool_size=4, max_overflow=4)
+        _tune_sqlite(engine)
     return async_sessionmaker(engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
 
 

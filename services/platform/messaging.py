@@ -204,6 +204,7 @@ async def _handle_one(bus: Bus, msg, *, durable: str, handler: Handler, max_deli
         except Exception:
             pass
         return
+    log.info("event_handled", durable=durable, subject=msg.subject, delivered=msg.metadata.num_delivered)
     try:
         await msg.ack()
     except Exception as exc:  # the event may come again; the handler is idempotent

@@ -159,3 +159,23 @@ def test_the_portal_pages_speak_vietnamese(portal):
     page = portal.http.get("/thu-tuc/1.000894")
     assert page.status_code == 200 and "Thành phần hồ sơ" in page.text
     assert portal.http.get("/tra-cuu", params={"code": "x", "secret": "y"}).status_code == 404
+
+
+def test_one_request_id_follows_a_submission_through_every_service(portal, system):
+    citizen = portal.register_citizen()
+    token = portal.token(citizen["username"], citizen["password"])
+    request_id = "trace" + "0123456789abcdef" * 2
+    reply = portal.http.post("/api/v1/dossiers", headers={**portal.bearer(token), "X-Request-Id": request_id},
+                             json={"procedure_code": "1.001193", "agency_code": portal.commune_code()})
+    assert reply.status_code == 201 and reply.headers["X-Request-Id"] == request_id
+    portal.wait_notifications(token, lambda items: len(items) == 1)
+    logs = system.var_dir / "log"
+    seen = {}
+    for name in ("gateway", "catalogue", "dossier", "notification"):
+        lines = [line for line in (logs / f"{name}.log").read_text().splitlines() if request_id in line]
+        seen[name] = lines
+    # The gateway logged the request, the dossier service the RPC and the catalogue the lookup
+    # it caused; the notification service handled the event carrying the id in its NATS headers.
+    assert all(seen.values()), {k: len(v) for k, v in seen.items()}
+    assert any('"event_handled"' in line for line in seen["notification"])
+    assert citizen["username"] not in (logs / "identity.log").read_text()
