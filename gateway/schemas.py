@@ -32,28 +32,9 @@ class RegisterCitizen(Strict):
     password: str = Field(min_length=1, max_length=128)
 
 
-class Account(BaseModel):
-    id: str
-    kind: str
-    username: str
-    full_name: str
-    identity_number_masked: str
-    email: str
-    phone: str
-    verification_level: int
-    agency_code: str
-    roles: list[str]
-
-
 class TokenRequest(Strict):
     username: str = Field(min_length=1, max_length=254)
     password: str = Field(min_length=1, max_length=128)
-
-
-class Token(BaseModel):
-    access_token: str
-    token_type: str = "Bearer"
-    expires_in: int
 
 
 class SubmitDossier(Strict):
@@ -65,8 +46,3 @@ class SubmitDossier(Strict):
 class Action(Strict):
     note: str = Field(default="", max_length=2000)
     expected_version: int = Field(default=0, ge=0, description="Phiên bản hồ sơ cán bộ đang xem (0: bỏ qua)")
-
-
-class Page(BaseModel):
-    next_page_token: str
-    total: int

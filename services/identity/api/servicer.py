@@ -20,7 +20,7 @@ def account_to_proto(a: Account) -> identity_pb2.Account:
         identity_number_masked=accounts.mask_number(a.identity_number), email=a.email, phone=a.phone,
         verification_level=a.verification_level, agency_code=a.agency_code, roles=list(a.roles or []),
     )
-    msg.created_at.FromDatetime(a.created_at.replace(tzinfo=None) if a.created_at.tzinfo is None else a.created_at)
+    msg.created_at.FromDatetime(a.created_at)
     return msg
 
 
