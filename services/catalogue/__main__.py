@@ -8,7 +8,7 @@ from pathlib import Path
 from motcua.v1 import catalogue_pb2, catalogue_pb2_grpc
 from services.catalogue.api.servicer import CatalogueServicer
 from services.catalogue.app.seed import seed_if_empty
-from services.platform.db import make_engine, ping, read_session_factory, session_factory
+from services.platform.db import Database
 from services.platform.grpc_server import ServiceServer
 from services.platform.logging import get_logger
 from services.platform.runner import run_service
@@ -21,19 +21,18 @@ log = get_logger(NAME)
 
 async def main(stop: asyncio.Event) -> None:
     settings = platform_settings()
-    engine = make_engine(settings.database_url(NAME))
-    sessions = session_factory(engine)
-    async with sessions() as s:
+    db = Database.connect(settings.database_url(NAME))
+    async with db.sessions() as s:
         if await seed_if_empty(s):
             log.info("seed_loaded")
     server = ServiceServer(name=NAME, addr=settings.catalogue_addr, secret=settings.internal_token_secret)
-    catalogue_pb2_grpc.add_CatalogueServiceServicer_to_server(CatalogueServicer(read_session_factory(engine)), server.server)
+    catalogue_pb2_grpc.add_CatalogueServiceServicer_to_server(CatalogueServicer(db.reads), server.server)
     server.add_services([catalogue_pb2.DESCRIPTOR.services_by_name["CatalogueService"].full_name])
-    server.add_health_check("database", lambda: ping(engine))
+    server.add_health_check("database", db.ping)
     await server.start()
     await stop.wait()
     await server.stop()
-    await engine.dispose()
+    await db.dispose()
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ PostgreSQL (asyncpg) in production; and Alembic migrations applied at start."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from datetime import UTC
 from pathlib import Path
 
@@ -77,20 +78,40 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
-def read_session_factory(engine: AsyncEngine) -> async_sessionmaker:
-    """Sessions for queries: on SQLite they do not take the write lock, so readers never
-    queue behind writers (WAL gives them a consistent snapshot)."""
-    if is_sqlite(str(engine.url)):
-        # Readers get connections of their own: the writers' single connection stays free.
-        engine = create_async_engine(engine.url, connect_args={"timeout": 30}, pool_size=4, max_overflow=4)
-        _tune_sqlite(engine)
-    return async_sessionmaker(engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
+@dataclass
+class Database:
+    """A service's own database: ``sessions`` for use cases that write, ``reads`` for
+    queries. On SQLite the readers have a pool of their own and never take the write lock,
+    so they do not queue behind writers (WAL gives them a consistent snapshot)."""
 
+    engine: AsyncEngine
+    read_engine: AsyncEngine
+    sessions: async_sessionmaker
+    reads: async_sessionmaker
 
-async def ping(engine: AsyncEngine) -> bool:
-    async with engine.connect() as conn:
-        await conn.execute(text("SELECT 1"))
-    return True
+    @classmethod
+    def connect(cls, url: str) -> Database:
+        engine = make_engine(url)
+        read_engine = engine
+        if is_sqlite(url):
+            read_engine = create_async_engine(url, connect_args={"timeout": 30}, pool_size=4, max_overflow=4)
+            _tune_sqlite(read_engine)
+        return cls(
+            engine=engine,
+            read_engine=read_engine,
+            sessions=session_factory(engine),
+            reads=async_sessionmaker(read_engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False),
+        )
+
+    async def ping(self) -> bool:
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        return True
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+        if self.read_engine is not self.engine:
+            await self.read_engine.dispose()
 
 
 def alembic_config(migrations_dir: Path, url: str) -> Config:

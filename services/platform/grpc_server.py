@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from contextvars import ContextVar
 
 import grpc
@@ -33,10 +33,6 @@ def current_principal() -> Principal:
     if principal is None:
         raise Unauthenticated("Cần đăng nhập.")
     return principal
-
-
-def optional_principal() -> Principal | None:
-    return _principal_var.get()
 
 
 class _ContextInterceptor(grpc.aio.ServerInterceptor):
@@ -124,10 +120,14 @@ class ServiceServer:
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         self._service_names: list[str] = [health.SERVICE_NAME]
         self._checks: dict[str, HealthCheck] = {}
-        self._health_task: asyncio.Task | None = None
+        self._tasks: list[asyncio.Task] = []
 
     def add_services(self, full_names: Iterable[str]) -> None:
         self._service_names.extend(full_names)
+
+    def run_in_background(self, coro: Coroutine) -> None:
+        """A task that lives as long as the server (outbox relay, consumer, loader)."""
+        self._tasks.append(asyncio.create_task(coro))
 
     def add_health_check(self, component: str, check: HealthCheck) -> None:
         """A component (``database``, ``nats``) reported as health service ``<name>.<component>``."""
@@ -140,33 +140,25 @@ class ServiceServer:
             raise RuntimeError(f"cannot listen on {self.addr}")
         await self.server.start()
         await self._run_checks()
-        self._health_task = asyncio.create_task(self._health_loop())
+        self.run_in_background(self._health_loop())
         log.info("grpc_listening", addr=self.addr)
 
     async def _run_checks(self) -> None:
         serving = health_pb2.HealthCheckResponse.SERVING
         not_serving = health_pb2.HealthCheckResponse.NOT_SERVING
-        all_ok = True
+        results: dict[str, bool] = {}
         for component, check in self._checks.items():
             try:
-                ok = await asyncio.wait_for(check(), 2.0)
+                results[component] = await asyncio.wait_for(check(), 2.0)
             except Exception:
-                ok = False
-            all_ok = all_ok and ok
-            await self.health.set(component, serving if ok else not_serving)
+                results[component] = False
+            await self.health.set(component, serving if results[component] else not_serving)
         # The service answers even when NATS is down (events wait in the outbox); only the
         # database decides whether the service itself is serving.
-        db_ok = True
-        db_check = self._checks.get(f"{self.name}.database")
-        if db_check is not None:
-            try:
-                db_ok = await asyncio.wait_for(db_check(), 2.0)
-            except Exception:
-                db_ok = False
+        db_ok = results.get(f"{self.name}.database", True)
         for name in ("", *self._service_names):
-            if name in (health.SERVICE_NAME,):
-                continue
-            await self.health.set(name, serving if db_ok else not_serving)
+            if name != health.SERVICE_NAME:
+                await self.health.set(name, serving if db_ok else not_serving)
 
     async def _health_loop(self) -> None:
         while True:
@@ -177,7 +169,8 @@ class ServiceServer:
                 log.exception("health_check_failed")
 
     async def stop(self, grace: float = 3.0) -> None:
-        if self._health_task:
-            self._health_task.cancel()
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)

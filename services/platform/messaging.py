@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import nats
 from nats.js.api import ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
-from nats.js.errors import BadRequestError, NotFoundError
+from nats.js.errors import BadRequestError
 
 from motcua.v1 import events_pb2
 from services.platform.logging import get_logger, request_id_var
@@ -164,7 +164,7 @@ async def consume(
                     max_ack_pending=1000,
                 ),
             )
-        except (NotFoundError, Exception) as exc:
+        except Exception as exc:
             log.warning("consumer_subscribe_failed", durable=durable, error=str(exc) or type(exc).__name__)
             await asyncio.sleep(1.0)
     log.info("consumer_started", durable=durable, subject=subject)

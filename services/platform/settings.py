@@ -38,10 +38,6 @@ class PlatformSettings(BaseSettings):
         self.var_dir.mkdir(parents=True, exist_ok=True)
         return f"sqlite+aiosqlite:///{self.var_dir / f'{service}.db'}"
 
-    def listen_addr(self, service: str) -> str:
-        """Where a service listens: its own address setting, on all interfaces it names."""
-        return getattr(self, f"{service}_addr")
-
 
 @lru_cache
 def platform_settings() -> PlatformSettings:

@@ -26,7 +26,6 @@ import json
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -44,7 +43,7 @@ if str(REPO / "gen") not in sys.path:
 
 import httpx  # noqa: E402
 
-from services.platform.embedded import EmbeddedSystem, free_port  # noqa: E402
+from services.platform.embedded import EmbeddedSystem, free_port, http_ok, wait_until  # noqa: E402
 
 CITIZEN = "079090001234"
 PASSWORD = "MotCua@2026"
@@ -226,17 +225,11 @@ class BareServer:
                                      env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                      start_new_session=True)
         log.close()
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
+        def alive():
             if self.proc.poll() is not None:
                 raise RuntimeError(f"bare app exited: {(self.var_dir / 'bare.log').read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{self.url}/ping", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError("bare app did not start")
+
+        wait_until(lambda: http_ok(f"{self.url}/ping"), alive=alive, timeout=30, what="bare app")
 
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:

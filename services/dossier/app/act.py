@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from services.dossier.app.access import acting_role, not_found
 from services.dossier.app.context import DossierContext
-from services.dossier.app.submit import status_event
+from services.dossier.app.events import status_event
 from services.dossier.domain import lifecycle
 from services.dossier.domain.lifecycle import Status
 from services.dossier.store.models import Dossier, outbox
@@ -57,12 +57,11 @@ async def perform_action(ctx: DossierContext, principal: Principal, cmd: ActionC
             dossier = await session.get(Dossier, cmd.code)
             if dossier is None:
                 raise not_found(cmd.code)
-            transition = _transition(principal, dossier, cmd)
+            transition, role = _transition(principal, dossier, cmd)
             if transition.needs_note and not cmd.note.strip():
                 raise InvalidInput("Thao tác này cần ghi rõ lý do hoặc nội dung.", fields={"note": "required"})
             if cmd.expected_version and cmd.expected_version != dossier.version:
                 raise _stale(dossier)
-            role = acting_role(principal, dossier, transition.roles)
             now = utcnow()
             values = {"status_code": int(transition.target), "version": dossier.version + 1, "updated_at": now}
             note = cmd.note.strip()
@@ -92,14 +91,15 @@ async def perform_action(ctx: DossierContext, principal: Principal, cmd: ActionC
     return Acted(dossier, False)
 
 
-def _transition(principal: Principal, dossier: Dossier, cmd: ActionCommand) -> lifecycle.Transition:
+def _transition(principal: Principal, dossier: Dossier, cmd: ActionCommand) -> tuple[lifecycle.Transition, str]:
+    """The transition the action makes and the role the principal makes it in."""
     try:
         wanted = lifecycle.TRANSITIONS[cmd.action]
     except KeyError:
         raise InvalidInput(f"Thao tác không hợp lệ: {cmd.action}.", fields={"action": "unknown"}) from None
     role = acting_role(principal, dossier, wanted.roles)
     try:
-        return lifecycle.transition_for(cmd.action, Status(dossier.status_code), role)
+        return lifecycle.transition_for(cmd.action, Status(dossier.status_code), role), role
     except lifecycle.NotAllowed:
         raise PermissionDenied("Bạn không có quyền thực hiện thao tác này.") from None
     except lifecycle.IllegalTransition:

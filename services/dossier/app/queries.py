@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from services.dossier.app.access import FINAL_CODES, can_see, not_found, require_official
 from services.dossier.app.context import DossierContext
+from services.dossier.domain import codes
 from services.dossier.store.models import Dossier, LogEntry
 from services.platform.errors import NotFound
 from services.platform.principal import Principal
@@ -47,8 +48,10 @@ async def dossier_log(ctx: DossierContext, principal: Principal, code: str) -> l
 
 async def track(ctx: DossierContext, code: str, secret: str) -> Dossier:
     """Public tracking needs the secret from the receipt; a wrong one looks like no dossier."""
-    async with ctx.reads() as session:
-        dossier = await session.get(Dossier, code) if code else None
+    dossier = None
+    if codes.looks_like_code(code):  # a malformed code costs no database read
+        async with ctx.reads() as session:
+            dossier = await session.get(Dossier, code)
     if dossier is None or not hmac.compare_digest(dossier.tracking_secret.encode(), secret.upper().encode()):
         raise NotFound("Không tìm thấy hồ sơ với mã và mã tra cứu này.")
     return dossier

@@ -9,15 +9,15 @@ from dataclasses import dataclass
 import grpc
 from sqlalchemy.exc import IntegrityError
 
-from motcua.v1 import catalogue_pb2, events_pb2
+from motcua.v1 import catalogue_pb2
 from services.dossier.app.access import APPLICANT_KINDS
 from services.dossier.app.context import DossierContext
+from services.dossier.app.events import status_event
 from services.dossier.domain import codes
 from services.dossier.domain.lifecycle import APPLICANT, RECEPTION, Status
 from services.dossier.store.models import Dossier, outbox
 from services.dossier.store.writes import (
     append_log,
-    as_utc,
     next_sequence,
     remember_response,
     replayed_response,
@@ -165,15 +165,3 @@ async def _write(ctx, principal, cmd, procedure, agency_code, form, fingerprint)
         remember_response(session, principal_id=principal.account_id, key=cmd.idempotency_key,
                           operation="submit", fingerprint=fingerprint, response=code.encode(), at=now)
     return dossier
-
-
-def status_event(dossier: Dossier, action: str, actor_id: str, actor_role: str, note: str = ""):
-    event = events_pb2.DossierStatusChanged(
-        dossier_code=dossier.code, applicant_id=dossier.applicant_id, procedure_code=dossier.procedure_code,
-        procedure_name=dossier.procedure_name, agency_code=dossier.agency_code,
-        status_code=dossier.status_code, status=Status(dossier.status_code).label, action=action,
-        actor_id=actor_id, actor_role=actor_role, note=note,
-    )
-    if dossier.due_at is not None:
-        event.due_at.FromDatetime(as_utc(dossier.due_at))
-    return event

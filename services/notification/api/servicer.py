@@ -16,9 +16,9 @@ def to_proto(n: Notification) -> notification_pb2.Notification:
 
 
 class NotificationServicer(notification_pb2_grpc.NotificationServiceServicer):
-    def __init__(self, sessions, reads=None):
+    def __init__(self, sessions, reads):
         self._sessions = sessions
-        self._reads = reads or sessions
+        self._reads = reads
 
     async def ListNotifications(self, request, context):
         principal = current_principal()
