@@ -28,6 +28,14 @@ class Principal:
     roles: tuple[str, ...] = field(default_factory=tuple)
     agency_code: str = ""
     verification_level: int = 0
+    # The business or organisation account this person acts for, chosen in the portal
+    # (legal representative or authorised person); empty when acting for themselves.
+    acting_for: str = ""
+
+    @property
+    def applicant_id(self) -> str:
+        """The account a dossier belongs to: the represented body, else the person."""
+        return self.acting_for or self.account_id
 
     @property
     def is_official(self) -> bool:
@@ -67,4 +75,5 @@ def decode_principal(token: str, secret: str, *, now: float | None = None) -> Pr
     if abs(current - body.pop("iat", 0)) > MAX_AGE_SECONDS:
         raise Unauthenticated("Thông tin người gọi đã hết hạn.")
     body["roles"] = tuple(body.get("roles", ()))
-    return Principal(**body)
+    known = Principal.__dataclass_fields__
+    return Principal(**{k: v for k, v in body.items() if k in known})
