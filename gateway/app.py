@@ -10,7 +10,11 @@ from gateway import problems
 from gateway.auth import TokenVerifier, jwks_from_identity
 from gateway.clients import Clients
 from gateway.middleware import BodyLimit, RequestContext
-from gateway.routes import accounts, dossiers, notifications, operations, portal, procedures
+from gateway.routes import accounts, documents, dossiers, notifications, operations, portal, procedures
+from gateway.routes import agencies, catalogue_admin
+from gateway.routes import tracking, work
+from gateway.routes import auth as auth_routes
+from gateway.routes import me as me_routes
 from gateway.settings import gateway_settings
 from services.platform.logging import get_logger
 from services.platform.settings import platform_settings
@@ -44,6 +48,16 @@ def create_app() -> FastAPI:
     problems.install(app)
     for module in (accounts, procedures, dossiers, notifications, operations, portal):
         app.include_router(module.router)
-    app.add_middleware(BodyLimit, max_bytes=gw.max_body_bytes)
+    app.include_router(auth_routes.router)
+    app.include_router(me_routes.router)
+    app.include_router(work.router)
+    app.include_router(tracking.router)
+    app.include_router(documents.router)
+    app.include_router(agencies.router)
+    app.include_router(catalogue_admin.router)
+    app.add_middleware(BodyLimit, max_bytes=gw.max_body_bytes, paths={
+        documents.UPLOAD_PATH: settings.document_max_bytes + documents.UPLOAD_OVERHEAD_BYTES,
+        catalogue_admin.IMPORT_PATH: catalogue_admin.MAX_UPLOAD_BYTES + catalogue_admin.UPLOAD_OVERHEAD_BYTES,
+        catalogue_admin.AGENCY_IMPORT_PATH: catalogue_admin.MAX_UPLOAD_BYTES + catalogue_admin.UPLOAD_OVERHEAD_BYTES})
     app.add_middleware(RequestContext)
     return app

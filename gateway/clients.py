@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import grpc
 
-from motcua.v1 import catalogue_pb2_grpc, dossier_pb2_grpc, identity_pb2_grpc, notification_pb2_grpc
+from motcua.v1 import catalogue_pb2_grpc, documents_pb2_grpc, dossier_pb2_grpc, identity_pb2_grpc, notification_pb2_grpc
 from services.platform.grpc_client import make_channel
 from services.platform.settings import PlatformSettings
 
@@ -18,6 +18,8 @@ class Clients:
     catalogue: catalogue_pb2_grpc.CatalogueServiceStub
     dossier: dossier_pb2_grpc.DossierServiceStub
     notification: notification_pb2_grpc.NotificationServiceStub
+    # Served by the dossier service process, on its channel.
+    documents: documents_pb2_grpc.DocumentServiceStub
 
     @classmethod
     def connect(cls, settings: PlatformSettings) -> Clients:
@@ -31,6 +33,7 @@ class Clients:
             catalogue=catalogue_pb2_grpc.CatalogueServiceStub(channels["catalogue"]),
             dossier=dossier_pb2_grpc.DossierServiceStub(channels["dossier"]),
             notification=notification_pb2_grpc.NotificationServiceStub(channels["notification"]),
+            documents=documents_pb2_grpc.DocumentServiceStub(channels["dossier"]),
         )
 
     async def close(self) -> None:

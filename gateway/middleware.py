@@ -53,18 +53,21 @@ class RequestContext:
 class BodyLimit:
     """Refuses bodies over the limit with 413, whether or not Content-Length announced them."""
 
-    def __init__(self, app, max_bytes: int):
+    def __init__(self, app, max_bytes: int, paths: dict[str, int] | None = None):
         self.app = app
         self.max_bytes = max_bytes
+        # Larger limits for some exact paths (document uploads), smaller for the rest.
+        self.paths = paths or {}
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         length = dict(scope["headers"]).get(b"content-length")
-        too_large = problem_response(413, f"Dữ liệu gửi lên vượt quá {self.max_bytes // 1000} KB.")
+        limit = self.paths.get(scope["path"], self.max_bytes)
+        too_large = problem_response(413, f"Dữ liệu gửi lên vượt quá {limit // 1000} KB.")
         if length is not None:
             try:
-                if int(length) > self.max_bytes:
+                if int(length) > limit:
                     return await too_large(scope, receive, send)
             except ValueError:
                 return await problem_response(400, "Content-Length không hợp lệ.")(scope, receive, send)
@@ -77,7 +80,7 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
+                if seen > limit:
                     exceeded = True
                     raise _TooLarge()
             return message

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import grpc
@@ -35,7 +36,8 @@ async def procedure(code: str, request: Request):
             raise
         return templates.TemplateResponse(request, "message.html", {"title": "Không tìm thấy thủ tục",
                                           "text": f"Không có thủ tục mã {code}."}, status_code=404)
-    return templates.TemplateResponse(request, "procedure.html", {"p": reply.procedure})
+    eform = json.loads(reply.procedure.eform_schema_json) if reply.procedure.eform_schema_json else None
+    return templates.TemplateResponse(request, "procedure.html", {"p": reply.procedure, "eform": eform})
 
 
 @router.get("/tra-cuu", response_class=HTMLResponse)

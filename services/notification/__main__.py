@@ -1,17 +1,34 @@
-"""python -m services.notification: consumes domain events, keeps the inbox, over gRPC."""
+"""python -m services.notification: consumes dossier and identity events, keeps the inbox,
+delivers email and SMS with retries, reminds officials of deadlines, over gRPC."""
 
 from __future__ import annotations
 
 import asyncio
-from functools import partial
+from datetime import timedelta
 from pathlib import Path
 
 from motcua.v1 import notification_pb2, notification_pb2_grpc
 from services.notification.api.servicer import NotificationServicer
-from services.notification.app.inbox import CONSUMER, handle_dossier_event
+from services.notification.app import metrics
+from services.notification.app.consumers import DOSSIER_CONSUMER, Notifier
+from services.notification.app.deliveries import DeliveryWorker
+from services.notification.app.directory import CONTACTS_CONSUMER
+from services.notification.app.reminders import ReminderScheduler
+from services.notification.channels.factory import build_channels
+from services.notification.domain.templates import TemplateRegistry
+from services.notification.settings import notification_settings
+from services.notification.store.models import outbox
 from services.platform.db import Database
+from services.platform.events import OutboxRelay
 from services.platform.grpc_server import ServiceServer
-from services.platform.messaging import DEADLETTER_STREAM, DOSSIER_STREAM, Bus, consume
+from services.platform.messaging import (
+    DEADLETTER_STREAM,
+    DOSSIER_STREAM,
+    IDENTITY_STREAM,
+    NOTIFICATION_STREAM,
+    Bus,
+    consume,
+)
 from services.platform.runner import run_service
 from services.platform.settings import platform_settings
 
@@ -21,22 +38,60 @@ MIGRATIONS = Path(__file__).parent / "store" / "migrations"
 
 async def main(stop: asyncio.Event) -> None:
     settings = platform_settings()
+    own = notification_settings()
     db = Database.connect(settings.database_url(NAME))
     # Declares the streams it reads too, so it can start before their producers.
-    bus = Bus(settings.nats_url, name=NAME, streams=(DOSSIER_STREAM, DEADLETTER_STREAM))
+    bus = Bus(settings.nats_url, name=NAME,
+              streams=(DOSSIER_STREAM, IDENTITY_STREAM, NOTIFICATION_STREAM, DEADLETTER_STREAM))
     await bus.start()
+    relay = OutboxRelay(db.engine, outbox, bus)
+    channels = build_channels(own, settings.var_dir)
+    worker = DeliveryWorker(db.sessions, channels, backoff=own.backoff,
+                            rates={"email": own.email_per_second, "sms": own.sms_per_second},
+                            lease_seconds=own.send_lease_seconds, poll_seconds=own.worker_poll_seconds,
+                            on_settled=relay.wake)
+    templates = TemplateRegistry()
+
+    def on_created(created) -> None:
+        if created.deliveries:
+            worker.wake()
+        if created.events:
+            relay.wake()
+
+    notifier = Notifier(db.sessions, templates, on_created=on_created)
+    reminders = ReminderScheduler(db.sessions, templates, due_soon=timedelta(hours=own.reminder_due_soon_hours),
+                                  interval_seconds=own.reminder_interval_seconds, on_created=on_created)
+
+    def dead_letter(durable: str):
+        async def hook(subject: str, data: bytes, error: str) -> None:
+            await notifier.alert_dead_letter(durable, subject, data, error)
+        return hook
 
     server = ServiceServer(name=NAME, addr=settings.notification_addr, secret=settings.internal_token_secret)
     notification_pb2_grpc.add_NotificationServiceServicer_to_server(
-        NotificationServicer(db.sessions, db.reads), server.server)
+        NotificationServicer(db.sessions, db.reads, templates=templates, worker=worker), server.server)
     server.add_services([notification_pb2.DESCRIPTOR.services_by_name["NotificationService"].full_name])
     server.add_health_check("database", db.ping)
     server.add_health_check("nats", bus.health_check)
-    server.run_in_background(consume(bus, stream=DOSSIER_STREAM, durable=CONSUMER, subject="dossier.>",
-                                     handler=partial(handle_dossier_event, db.sessions)))
+    server.run_in_background(consume(bus, stream=DOSSIER_STREAM, durable=DOSSIER_CONSUMER, subject="dossier.>",
+                                     handler=notifier.handle_dossier_event, max_deliver=own.max_deliver,
+                                     on_dead_letter=dead_letter(DOSSIER_CONSUMER)))
+    server.run_in_background(consume(bus, stream=IDENTITY_STREAM, durable=CONTACTS_CONSUMER,
+                                     subject="identity.account.>", handler=notifier.handle_account_event,
+                                     max_deliver=own.max_deliver, on_dead_letter=dead_letter(CONTACTS_CONSUMER)))
+    server.run_in_background(relay.run())
+    server.run_in_background(worker.run())
+    server.run_in_background(reminders.run())
+    server.run_in_background(metrics.watch(bus, db.reads, [(DOSSIER_STREAM.name, DOSSIER_CONSUMER),
+                                                           (IDENTITY_STREAM.name, CONTACTS_CONSUMER)]))
+    metrics.serve(own.metrics_host, own.metrics_port)
     await server.start()
     await stop.wait()
     await server.stop()
+    for channel in channels.values():
+        close = getattr(channel, "close", None)
+        if close is not None:
+            await close()
     await bus.close()
     await db.dispose()
 

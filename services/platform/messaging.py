@@ -30,6 +30,7 @@ DOSSIER_STREAM = StreamSpec("DOSSIER", ("dossier.>",))
 IDENTITY_STREAM = StreamSpec("IDENTITY", ("identity.>",))
 CATALOGUE_STREAM = StreamSpec("CATALOGUE", ("catalogue.>",))
 DEADLETTER_STREAM = StreamSpec("DEADLETTER", ("deadletter.>",))
+NOTIFICATION_STREAM = StreamSpec("NOTIFICATION", ("notification.>",))
 
 
 class Bus:
@@ -134,6 +135,8 @@ class Bus:
 
 
 Handler = Callable[[events_pb2.EventEnvelope], Awaitable[None]]
+# Told (subject, raw data, error) after a message went to the dead-letter stream.
+DeadLetterHook = Callable[[str, bytes, str], Awaitable[None]]
 
 
 async def consume(
@@ -145,6 +148,7 @@ async def consume(
     handler: Handler,
     max_deliver: int = 5,
     batch: int = 64,
+    on_dead_letter: DeadLetterHook | None = None,
 ) -> None:
     """Run a durable pull consumer forever. The handler must be idempotent (it may see a
     message again after a crash); a message that fails ``max_deliver`` times goes to
@@ -180,10 +184,12 @@ async def consume(
             await asyncio.sleep(0.5)
             continue
         for msg in msgs:
-            await _handle_one(bus, msg, durable=durable, handler=handler, max_deliver=max_deliver)
+            await _handle_one(bus, msg, durable=durable, handler=handler, max_deliver=max_deliver,
+                              on_dead_letter=on_dead_letter)
 
 
-async def _handle_one(bus: Bus, msg, *, durable: str, handler: Handler, max_deliver: int) -> None:
+async def _handle_one(bus: Bus, msg, *, durable: str, handler: Handler, max_deliver: int,
+                      on_dead_letter: DeadLetterHook | None = None) -> None:
     request_id_var.set((msg.headers or {}).get("X-Request-Id", ""))
     try:
         envelope = events_pb2.EventEnvelope.FromString(msg.data)
@@ -202,6 +208,12 @@ async def _handle_one(bus: Bus, msg, *, durable: str, handler: Handler, max_deli
                 await msg.term()
             except Exception as dl_exc:
                 log.warning("deadletter_failed", error=str(dl_exc))
+                return
+            if on_dead_letter is not None:
+                try:
+                    await on_dead_letter(msg.subject, msg.data, str(exc))
+                except Exception as hook_exc:
+                    log.warning("deadletter_hook_failed", error=str(hook_exc))
             return
         log.warning("event_failed", durable=durable, subject=msg.subject, delivered=delivered, error=str(exc))
         try:

@@ -30,6 +30,17 @@ class PlatformSettings(BaseSettings):
     notification_addr: str = "127.0.0.1:50054"
     # Default deadline for one gRPC call, in seconds.
     grpc_deadline: float = 5.0
+    # Uploaded documents: the largest file accepted, and where the content lives
+    # ("filesystem" under ``var_dir``/documents, or "s3" for any S3-compatible store).
+    document_max_bytes: int = 20 * 1024 * 1024
+    document_transfer_seconds: float = 300.0
+    document_storage: str = "filesystem"
+    document_dir: Path | None = None
+    document_s3_endpoint: str = ""
+    document_s3_bucket: str = "motcua-documents"
+    document_s3_region: str = "us-east-1"
+    document_s3_access_key: str = ""
+    document_s3_secret_key: str = ""
 
     def database_url(self, service: str) -> str:
         url = os.environ.get(f"MOTCUA_{service.upper()}_DATABASE_URL")

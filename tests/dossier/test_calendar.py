@@ -105,3 +105,128 @@ def test_zero_days_on_a_weekend_rolls_to_the_next_working_day(cal):
     due, skipped = cal.add_working_days(at_vn(2026, 3, 7), 0)  # Saturday
     assert due == datetime(2026, 3, 9, 17, 0, tzinfo=VIETNAM)
     assert skipped == days((3, 7), (3, 8))
+
+
+# --- office hours, day swaps, the 15:00 rule, pauses, steps, flags ----------------------
+
+from services.dossier.domain.calendar import (  # noqa: E402
+    DUE_SOON,
+    ON_TRACK,
+    OVERDUE,
+    DaySwaps,
+    deadline_flag,
+    finished_on_time,
+    parse_office_hours,
+)
+
+
+def test_the_day_swaps_file_makes_a_saturday_a_working_day_and_the_library_gives_the_weekday_off(cal):
+    # 2025: Friday 2 May off (the holidays library), Saturday 26 April worked (our data file).
+    assert cal.is_working_day(date(2025, 4, 26))
+    assert not cal.is_working_day(date(2025, 5, 2))
+    assert cal.holiday_name(date(2025, 5, 2))
+    # 2026: Monday 31 August off, Saturday 22 August worked.
+    assert cal.is_working_day(date(2026, 8, 22)) and not cal.is_working_day(date(2026, 8, 31))
+    assert not cal.is_working_day(date(2026, 8, 29))  # an ordinary Saturday
+
+
+def test_an_operator_can_add_a_swap_without_code(tmp_path):
+    swaps = tmp_path / "swaps.json"
+    swaps.write_text('{"working_days": [{"date": "2026-03-14", "name": "Làm bù"}],'
+                     ' "days_off": [{"date": "2026-03-16", "name": "Nghỉ bù"}]}', encoding="utf-8")
+    cal = WorkingCalendar(swaps=DaySwaps.load(swaps))
+    assert cal.is_working_day(date(2026, 3, 14)) and not cal.is_working_day(date(2026, 3, 16))
+    due, exp = cal.due_at(at_vn(2026, 3, 13, 9), 1, "working_day")  # Friday
+    assert due.date() == date(2026, 3, 14)  # the swapped Saturday counts
+    due, exp = cal.due_at(at_vn(2026, 3, 14, 9), 1, "working_day")
+    assert due.date() == date(2026, 3, 17)
+    assert (date(2026, 3, 16), "Nghỉ bù") in exp.holidays and "Nghỉ bù" in exp.text()
+
+
+def test_a_same_day_procedure_received_before_three_pm_is_due_that_day(cal):
+    due, exp = cal.due_at(at_vn(2026, 3, 10, 14, 59), 0, "working_day")
+    assert due == datetime(2026, 3, 10, 17, 0, tzinfo=VIETNAM) and not exp.cutoff_applied
+
+
+def test_a_same_day_procedure_received_at_or_after_three_pm_is_due_the_next_working_day(cal):
+    due, exp = cal.due_at(at_vn(2026, 3, 13, 15, 0), 0, "working_day")  # Friday 15:00
+    assert due == datetime(2026, 3, 16, 17, 0, tzinfo=VIETNAM)
+    assert exp.cutoff_applied and "sau 15 giờ" in exp.text()
+
+
+def test_an_online_filing_at_night_counts_from_the_next_working_morning(cal):
+    friday_night = at_vn(2026, 3, 13, 21, 30)
+    due, exp = cal.due_at(friday_night, 8, "working_hour")
+    # Counting starts Monday 07:30: 4 hours to 11:30, 4 more from 13:00.
+    assert due == datetime(2026, 3, 16, 17, 0, tzinfo=VIETNAM)
+    assert exp.start_moved_from == friday_night and "ngoài giờ" in exp.text()
+    assert exp.weekends == [date(2026, 3, 14), date(2026, 3, 15)]
+    due, _ = cal.due_at(friday_night, 1, "working_day")
+    assert due == datetime(2026, 3, 17, 17, 0, tzinfo=VIETNAM)
+
+
+def test_working_hours_skip_the_lunch_break(cal):
+    due, _ = cal.due_at(at_vn(2026, 3, 10, 10, 0), 3, "working_hour")
+    assert due == datetime(2026, 3, 10, 14, 30, tzinfo=VIETNAM)
+    assert cal.add_working_minutes(at_vn(2026, 3, 10, 12, 0), 30) == at_vn(2026, 3, 10, 13, 30)
+
+
+def test_half_a_working_day_is_four_office_hours(cal):
+    due, exp = cal.due_at(at_vn(2026, 3, 10, 15, 0), 0.5, "working_day")
+    assert due == datetime(2026, 3, 11, 9, 30, tzinfo=VIETNAM) and "4 giờ làm việc" in exp.counted
+
+
+def test_calendar_days_end_on_a_working_day(cal):
+    due, exp = cal.due_at(at_vn(2026, 3, 10, 9), 4, "day")  # Tue + 4 = Sat -> Monday
+    assert due.date() == date(2026, 3, 16) and exp.weekends == [date(2026, 3, 14), date(2026, 3, 15)]
+
+
+def test_the_explanation_names_the_holidays_it_skipped(cal):
+    due, exp = cal.due_at(at_vn(2026, 4, 29, 9), 2, "working_day")
+    assert due.date() == date(2026, 5, 5)
+    text = exp.text()
+    assert "2 ngày làm việc" in text and "30/04/2026" in text and "01/05/2026" in text
+    assert "2 ngày nghỉ cuối tuần" in text
+
+
+def test_the_supplement_wait_is_not_counted(cal):
+    due = at_vn(2026, 3, 20, 17, 0)
+    new_due, exp = cal.resume_after_pause(due, at_vn(2026, 3, 10, 9, 0), at_vn(2026, 3, 11, 9, 0))
+    # Tue 09:00 -> Wed 09:00 is 8 office hours: one working day later.
+    assert exp.paused_minutes == 8 * 60
+    assert new_due == at_vn(2026, 3, 23, 17, 0)  # Friday 17:00 + 8 hours = Monday 17:00
+    assert "không tính 8 giờ làm việc" in exp.text()
+
+
+def test_a_supplement_sent_over_a_weekend_pauses_only_office_time(cal):
+    minutes = cal.working_minutes_between(at_vn(2026, 3, 13, 16, 0), at_vn(2026, 3, 16, 8, 0))
+    assert minutes == 60 + 30
+
+
+def test_a_workflow_step_is_due_after_its_budget_in_working_hours(cal):
+    assert cal.step_due_at(at_vn(2026, 3, 13, 16, 0), 2) == at_vn(2026, 3, 16, 8, 30)
+    assert cal.step_due_at(at_vn(2026, 3, 13, 16, 0), 0) is None
+
+
+def test_due_soon_and_overdue_flags(cal):
+    due = at_vn(2026, 3, 16, 17, 0)  # Monday
+    assert deadline_flag(cal, due, at_vn(2026, 3, 12, 9)) == ON_TRACK
+    assert deadline_flag(cal, due, at_vn(2026, 3, 13, 17, 0)) == DUE_SOON  # a weekend away is one working day
+    assert deadline_flag(cal, due, at_vn(2026, 3, 16, 17, 1)) == OVERDUE
+    assert deadline_flag(cal, None, at_vn(2026, 3, 16, 17, 1)) == ON_TRACK
+
+
+def test_decision_766_on_time_rule():
+    due = at_vn(2026, 3, 16, 17, 0)
+    assert finished_on_time(due, at_vn(2026, 3, 16, 16, 59), 1)
+    assert not finished_on_time(due, at_vn(2026, 3, 16, 17, 1), 0)
+    assert not finished_on_time(due, at_vn(2026, 3, 10, 9), 2)  # a second supplement request is late
+
+
+def test_office_hours_are_settings():
+    periods = parse_office_hours("08:00-12:00, 13:30-17:30")
+    cal = WorkingCalendar(office_hours=periods)
+    due, _ = cal.due_at(at_vn(2026, 3, 10, 9), 0, "working_day")
+    assert due.time() == time(17, 30)
+    with pytest.raises(ValueError):
+        parse_office_hours("12:00-08:00")

@@ -12,6 +12,12 @@ DEMO_PASSWORD = "MotCua@2026"
 DEMO_OFFICIAL = "tiepnhan.saigon"
 DEMO_COMMUNE = "Phường Sài Gòn"
 BIRTH_REGISTRATION = "1.001193"
+# A valid birth-registration e-form (the demo catalogue's schema).
+BIRTH_FORM = {"child_full_name": "Nguyễn Bé Na", "child_sex": "Nữ", "child_date_of_birth": "2026-03-01",
+              "place_of_birth": "Bệnh viện Từ Dũ, Thành phố Hồ Chí Minh", "requester_relationship": "Mẹ"}
+# The smallest well-formed PDF: what the document checks accept as a scanned paper.
+SAMPLE_PDF = (b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n2 0 obj\n<< /Type /Pages /Kids [] "
+              b"/Count 0 >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n")
 _numbers = itertools.count(1)
 
 
@@ -23,6 +29,7 @@ def new_identity_number() -> str:
 class Portal:
     def __init__(self, base_url: str):
         self.http = httpx.Client(base_url=base_url, timeout=15)
+        self._mandatory: dict[str, list[str]] = {}
 
     def register_citizen(self, name: str = "Phạm Thị Dung", password: str = "MatKhau@12345") -> dict:
         number = new_identity_number()
@@ -51,12 +58,35 @@ class Portal:
         assert reply.status_code == 200, reply.text
         return next(a["code"] for a in reply.json()["items"] if a["name"] == name)
 
-    def submit(self, token: str, agency_code: str, *, key: str | None = None, form: dict | None = None):
+    def submit(self, token: str, agency_code: str, *, key: str | None = None, form: dict | None = None,
+               document_ids: list[str] | None = None):
+        """Files a birth registration; by default with a valid e-form and every mandatory
+        document uploaded first (uploads are keyed by ``key`` so a retry attaches the same)."""
         headers = self.bearer(token)
         if key:
             headers["Idempotency-Key"] = key
+        if document_ids is None:
+            document_ids = self.upload_mandatory(token, BIRTH_REGISTRATION, key=key)
         return self.http.post("/api/v1/dossiers", headers=headers, json={
-            "procedure_code": BIRTH_REGISTRATION, "agency_code": agency_code, "form_data": form or {}})
+            "procedure_code": BIRTH_REGISTRATION, "agency_code": agency_code,
+            "form_data": BIRTH_FORM if form is None else form, "document_ids": document_ids})
+
+    def upload(self, token: str, requirement_id: str, *, content: bytes = SAMPLE_PDF, filename: str = "giay-to.pdf",
+               key: str | None = None) -> str:
+        headers = self.bearer(token)
+        if key:
+            headers["Idempotency-Key"] = key
+        reply = self.http.post("/api/v1/documents", headers=headers, data={"requirement_id": requirement_id},
+                               files={"file": (filename, content, "application/pdf")})
+        assert reply.status_code == 201, reply.text
+        return reply.json()["id"]
+
+    def upload_mandatory(self, token: str, procedure_code: str, *, key: str | None = None) -> list[str]:
+        if procedure_code not in self._mandatory:
+            reply = self.http.get(f"/api/v1/procedures/{procedure_code}")
+            assert reply.status_code == 200, reply.text
+            self._mandatory[procedure_code] = [d["id"] for d in reply.json().get("documents", []) if d.get("mandatory")]
+        return [self.upload(token, rid, key=f"{key}:{rid}" if key else None) for rid in self._mandatory[procedure_code]]
 
     def act(self, token: str, code: str, action: str, **body):
         return self.http.post(f"/api/v1/work/dossiers/{code}/actions/{action}", headers=self.bearer(token), json=body)

@@ -102,7 +102,7 @@ def test_missing_bad_and_expired_tokens_are_401(portal, system):
 def test_registering_the_same_number_twice_is_a_409_that_reveals_nobody(portal):
     first = portal.register_citizen("Đỗ Minh Châu")
     again = portal.http.post("/api/v1/accounts", json={
-        "identity_number": first["username"], "full_name": "Người Khác", "date_of_birth": "1990-01-01",
+        "identity_number": first["username"], "full_name": "Người Khác", "date_of_birth": "1995-03-04",
         "password": "MatKhau@99999"})
     body = _problem(again, 409)
     assert "Đỗ Minh Châu" not in again.text and first["id"] not in again.text

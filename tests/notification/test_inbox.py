@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import func, select
 
 from motcua.v1 import events_pb2
-from services.notification.app.inbox import handle_dossier_event, list_inbox, mark_read
+from services.notification.app.consumers import Notifier
+from services.notification.app.inbox import list_inbox, mark_read
 from services.notification.store.models import Notification, processed_events
 from services.platform.db import make_engine, session_factory
 from services.platform.errors import NotFound
@@ -44,6 +45,10 @@ def accepted(applicant=APPLICANT, code=CODE, due=datetime(2026, 9, 3, 17, 30, tz
     if due is not None:
         event.due_at.FromDatetime(due)
     return make_envelope(event_type=event_type, producer="dossier", subject=code, payload=event)
+
+
+async def handle_dossier_event(sessions, envelope):
+    return await Notifier(sessions).handle_dossier_event(envelope)
 
 
 async def inbox(sessions, account=APPLICANT, unread_only=False):

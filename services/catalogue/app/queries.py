@@ -1,80 +1,87 @@
-"""Reading the catalogue: search, one procedure, agencies."""
+"""Reading the catalogue: one procedure (the version in force, or a pinned one), its
+versions, agencies, the audit trail."""
 
 from __future__ import annotations
 
-from sqlalchemy import and_, case, func, select
+from datetime import UTC, datetime
+
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.catalogue.domain.text import fold, terms
-from services.catalogue.store.models import Agency, Procedure
+from services.catalogue.domain.versions import VersionState, current
+from services.catalogue.store.models import Agency, AuditEntry, Procedure
 from services.platform.errors import InvalidInput, NotFound
 
 MAX_PAGE = 100
 
 
-async def search_procedures(
-    session: AsyncSession,
-    *,
-    query: str,
-    agency_code: str = "",
-    sector: str = "",
-    level: str = "",
-    offset: int = 0,
-    limit: int = 20,
-) -> tuple[list[Procedure], int]:
-    """Accent-insensitive search; a match in the name ranks before one in the description."""
-    if len(query) > 200:
-        raise InvalidInput("Từ khóa tìm kiếm quá dài (tối đa 200 ký tự).", fields={"q": "too long"})
-    limit = max(1, min(limit or 20, MAX_PAGE))
-    words = terms(query)
-    conditions = [Procedure.status == "published"]
-    conditions += [Procedure.search_folded.contains(w, autoescape=True) for w in words]
-    if agency_code:
-        conditions.append(Procedure.agency_code == agency_code)
-    if sector:
-        # Compared folded in Python: SQL lower() leaves "Đ" alone on SQLite and in the C locale.
-        known = await session.scalars(select(Procedure.sector).distinct())
-        conditions.append(Procedure.sector.in_([s for s in known if fold(s) == fold(sector)]))
-    if level:
-        conditions.append(Procedure.level == level)
-    where = and_(*conditions)
-    phrase = fold(query)
-    rank = case(
-        (Procedure.name_folded.contains(phrase, autoescape=True), 0),
-        (and_(*[Procedure.name_folded.contains(w, autoescape=True) for w in words]), 1) if words else (False, 1),
-        else_=2,
-    )
-    total = await session.scalar(select(func.count()).select_from(Procedure).where(where))
-    rows = await session.scalars(
-        select(Procedure).where(where).order_by(rank, func.length(Procedure.name), Procedure.code)
-        .offset(offset).limit(limit)
-    )
-    return list(rows), int(total or 0)
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def state(p: Procedure) -> VersionState:
+    return VersionState(p.version, p.status, p.effective_from, p.effective_to)
+
+
+async def versions_of(session: AsyncSession, code: str) -> list[Procedure]:
+    rows = await session.scalars(select(Procedure).where(Procedure.code == code).order_by(Procedure.version))
+    return list(rows)
 
 
 async def get_procedure(session: AsyncSession, code: str, version: int = 0) -> Procedure:
-    stmt = select(Procedure).where(Procedure.code == code)
+    """Version 0: the published version in force now; version N: that version, whatever its
+    status (a dossier filed under N reads N for ever)."""
+    if version < 0:
+        raise InvalidInput("Số phiên bản không hợp lệ.", fields={"version": "must be >= 0"})
     if version:
-        stmt = stmt.where(Procedure.version == version)
+        found = await session.get(Procedure, (code, version))
     else:
-        stmt = stmt.where(Procedure.status == "published").order_by(Procedure.version.desc()).limit(1)
-    procedure = await session.scalar(stmt)
-    if procedure is None:
-        raise NotFound(f"Không tìm thấy thủ tục có mã {code}.")
-    return procedure
+        rows = await versions_of(session, code)
+        live = current([state(r) for r in rows], now())
+        found = next((r for r in rows if live and r.version == live.version), None)
+    if found is None:
+        raise NotFound(f"Không tìm thấy thủ tục có mã {code}" + (f" phiên bản {version}." if version else "."))
+    return found
 
 
-async def list_agencies(session: AsyncSession, *, parent_code: str = "", kind: str = "") -> list[Agency]:
+async def agency_names(session: AsyncSession, *codes: str) -> dict[str, str]:
+    wanted = [c for c in codes if c]
+    if not wanted:
+        return {}
+    rows = await session.execute(select(Agency.code, Agency.name).where(Agency.code.in_(wanted)))
+    return {code: name for code, name in rows}
+
+
+async def list_agencies(session: AsyncSession, *, parent_code: str = "", kind: str = "",
+                        include_inactive: bool = False) -> list[Agency]:
     stmt = select(Agency)
     if parent_code:
         stmt = stmt.where(Agency.parent_code == parent_code)
     if kind:
         stmt = stmt.where(Agency.kind == kind)
-    return list(await session.scalars(stmt.order_by(Agency.kind, Agency.name)))
+    rows = list(await session.scalars(stmt.order_by(Agency.kind, Agency.name, Agency.code)))
+    if include_inactive:
+        return rows
+    moment = now()
+    return [a for a in rows if (a.valid_from is None or a.valid_from <= moment)
+            and (a.valid_to is None or a.valid_to > moment)]
 
 
 async def get_agency(session: AsyncSession, code: str) -> Agency:
+    """Also a merged or renamed agency: old dossiers keep pointing at it."""
     agency = await session.get(Agency, code)
     if agency is None:
         raise NotFound(f"Không tìm thấy cơ quan có mã {code}.")
     return agency
+
+
+async def list_audit(session: AsyncSession, *, entity: str = "", entity_key: str = "", offset: int = 0,
+                     limit: int = 50) -> list[AuditEntry]:
+    stmt = select(AuditEntry)
+    if entity:
+        stmt = stmt.where(AuditEntry.entity == entity)
+    if entity_key:
+        stmt = stmt.where(AuditEntry.entity_key == entity_key)
+    limit = max(1, min(limit or 50, MAX_PAGE))
+    rows = await session.scalars(stmt.order_by(AuditEntry.id.desc()).offset(offset).limit(limit + 1))
+    return list(rows)

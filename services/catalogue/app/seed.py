@@ -1,20 +1,23 @@
 """Load the real reference data (national portal procedures, HCMC agencies) on first start.
 
 Sources are kept with every record. Values the portal does not publish are filled as
-demo settings and flagged (see ``domain.demo``).
+demo settings and listed (see ``domain.demo``). A record that still lacks what publishing
+requires (documents, workflow) stays a draft for a city admin to complete.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.catalogue.app.admin import SYSTEM, apply_content, audit, emit
+from services.catalogue.app.queries import now
 from services.catalogue.domain import demo
-from services.catalogue.domain.text import fold
+from services.catalogue.domain.model import diff, normalise
+from services.catalogue.domain.validation import publish_problems, validate
 from services.catalogue.store.models import Agency, Procedure
 
 SEED_DIR = Path(__file__).resolve().parents[1] / "seed"
@@ -27,9 +30,9 @@ def agencies_from_seed(data: dict) -> list[Agency]:
                kind="city", demo_code=False, data={"city": city})
     ]
     for i, dep in enumerate(data["departments"]):
+        kind = "board" if dep["name"].startswith("Ban ") else "department"
         rows.append(Agency(code=dep.get("code") or demo.department_code(i), name=dep["name"],
-                           parent_code=demo.CITY_CODE, kind="department",
-                           demo_code=not dep.get("code"), data=dep))
+                           parent_code=demo.CITY_CODE, kind=kind, demo_code=not dep.get("code"), data=dep))
     for i, com in enumerate(data["communes"]):
         rows.append(Agency(code=com.get("code") or demo.commune_code(i), name=com["name"],
                            parent_code=demo.CITY_CODE, kind="commune",
@@ -37,43 +40,32 @@ def agencies_from_seed(data: dict) -> list[Agency]:
     return rows
 
 
-def procedure_from_record(record: dict, *, agency_code: str = "") -> Procedure:
-    """A published version 1 of a seed record, with demo settings where the portal is silent."""
-    filled = dict(record)
-    demo_fields = []
-    if not record.get("online"):
-        filled["online"] = demo.online_mode(record)
-        demo_fields.append("online")
-    time = dict(record.get("processing_time") or {})
-    if time.get("value") is not None and not time.get("unit"):
-        time["unit"] = demo.processing_unit(record)
-        demo_fields.append("processing_time.unit")
-    filled["processing_time"] = time
-    filled["demo_fields"] = demo_fields
-    text = " ".join([record["name"], record.get("sector") or "", record.get("result") or ""])
-    return Procedure(
-        code=record["code"],
-        version=1,
-        status="published",
-        name=record["name"],
-        name_folded=fold(record["name"]),
-        search_folded=fold(text),
-        sector=record.get("sector") or "",
-        level=record.get("level") or "",
-        agency_code=agency_code,
-        online_mode=filled["online"],
-        data=filled,
-        created_at=datetime.now(UTC),
-    )
+def procedure_from_record(record: dict, agency_codes_by_name: dict[str, str], agencies: set[str]) -> Procedure:
+    """Version 1 of a seed record: published when complete, else a draft."""
+    content = normalise(demo.fill(record, agency_codes_by_name))
+    ready = not validate(content, agencies=agencies) and not publish_problems(content)
+    moment = now()
+    row = Procedure(code=record["code"], version=1, status="published" if ready else "draft", created_at=moment,
+                    updated_at=moment, updated_by=SYSTEM.name)
+    apply_content(row, content)
+    return row
 
 
 async def seed_if_empty(session: AsyncSession, seed_dir: Path = SEED_DIR) -> bool:
     if await session.scalar(select(func.count()).select_from(Procedure)):
         return False
-    agencies = json.loads((seed_dir / "agencies.json").read_text(encoding="utf-8"))
-    session.add_all(agencies_from_seed(agencies))
+    agency_rows = agencies_from_seed(json.loads((seed_dir / "agencies.json").read_text(encoding="utf-8")))
+    session.add_all(agency_rows)
+    by_name = {a.name: a.code for a in agency_rows}
+    codes = {a.code for a in agency_rows}
     records = json.loads((seed_dir / "procedures.json").read_text(encoding="utf-8"))
-    # Commune-level procedures are filed at the applicant's chosen commune unit (no fixed agency).
-    session.add_all(procedure_from_record(r) for r in records)
+    rows = [procedure_from_record(r, by_name, codes) for r in records]
+    session.add_all(rows)
+    await session.flush()
+    for row in rows:
+        await audit(session, SYSTEM, action="seed", entity="procedure", key=row.code, version=1,
+                    changes=diff(None, row.data))
+        if row.status == "published":
+            await emit(session, row, "published")
     await session.commit()
     return True

@@ -1,4 +1,4 @@
-"""The catalogue's own tables: agencies, procedure versions, and its event outbox."""
+"""The catalogue's own tables: agencies, procedure versions, the audit trail and its event outbox."""
 
 from __future__ import annotations
 
@@ -16,18 +16,24 @@ class Base(DeclarativeBase):
 
 
 class Agency(Base):
+    """An agency is never deleted: a merged or renamed one keeps its code, gets a successor
+    and a ``valid_to``, so old dossiers still point at what they were filed with."""
+
     __tablename__ = "agencies"
 
     code: Mapped[str] = mapped_column(String(35), primary_key=True)
     name: Mapped[str] = mapped_column(String(300))
     parent_code: Mapped[str | None] = mapped_column(String(35), index=True)
-    kind: Mapped[str] = mapped_column(String(20), index=True)  # city, department, commune
+    kind: Mapped[str] = mapped_column(String(20), index=True)  # city, department, board, commune, team
     demo_code: Mapped[bool] = mapped_column(Boolean, default=False)
     data: Mapped[dict] = mapped_column(JSON, default=dict)
+    successor_code: Mapped[str | None] = mapped_column(String(35), nullable=True)
+    valid_from: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    valid_to: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
 
 class Procedure(Base):
-    """One version of a procedure; ``data`` keeps the full published record and its sources."""
+    """One version of a procedure; ``data`` keeps the full content and its sources."""
 
     __tablename__ = "procedures"
 
@@ -43,8 +49,30 @@ class Procedure(Base):
     online_mode: Mapped[str] = mapped_column(String(10), default="none")
     data: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    effective_from: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    effective_to: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    updated_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    updated_by: Mapped[str] = mapped_column(String(200), default="")
 
     __table_args__ = (Index("ix_procedures_published", "status", "code"),)
+
+
+class AuditEntry(Base):
+    """Who changed what in the catalogue, with the old and new values (JSON)."""
+
+    __tablename__ = "catalogue_audit"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    occurred_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    actor_id: Mapped[str] = mapped_column(String(64), default="")
+    actor_name: Mapped[str] = mapped_column(String(200), default="")
+    action: Mapped[str] = mapped_column(String(30))
+    entity: Mapped[str] = mapped_column(String(20))  # procedure, agency
+    entity_key: Mapped[str] = mapped_column(String(40))
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    changes: Mapped[list] = mapped_column(JSON, default=list)
+
+    __table_args__ = (Index("ix_catalogue_audit_entity", "entity", "entity_key", "id"),)
 
 
 outbox = outbox_table(Base.metadata)

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Float,
     Index,
     Integer,
@@ -15,10 +16,11 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy import text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.platform.db import UtcDateTime
-from services.platform.events import outbox_table
+from services.platform.events import outbox_table, processed_events_table
 
 
 class Base(DeclarativeBase):
@@ -26,6 +28,20 @@ class Base(DeclarativeBase):
 
 
 class Dossier(Base):
+    """One electronic dossier (hồ sơ điện tử).
+
+    Work queues are read by three composite indexes, designed for a million dossiers:
+    ``ix_dossiers_agency_queue`` (agency_code, status_code, queue_at, code) serves an
+    agency's queue filtered by status; ``ix_dossiers_assignee_queue`` (assignee_id,
+    status_code, queue_at, code) serves "assigned to me"; the partial index
+    ``ix_dossiers_agency_open`` (agency_code, queue_at, code) WHERE the status is open
+    serves "everything open" without a sort. ``queue_at`` is the due time once the
+    dossier is accepted and the filing time before, so ordering by it puts overdue
+    dossiers first and a new filing in line by when it came; the trailing ``code`` makes
+    keyset pagination exact (each page starts after the (queue_at, code) last seen), so
+    page 500 costs what page 1 costs, unlike OFFSET.
+    """
+
     __tablename__ = "dossiers"
 
     code: Mapped[str] = mapped_column(String(60), primary_key=True)
@@ -47,10 +63,36 @@ class Dossier(Base):
     form_data: Mapped[dict] = mapped_column(JSON, default=dict)
     version: Mapped[int] = mapped_column(BigInteger, default=1)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # --- the lifecycle beyond reception -------------------------------------------
+    queue_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    submitted_by: Mapped[str] = mapped_column(String(36), default="")
+    assignee_id: Mapped[str | None] = mapped_column(String(36))
+    step_index: Mapped[int] = mapped_column(Integer, default=0)
+    step_due_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # Decision 766: the supplement wait does not count; more than one request is late.
+    supplement_requested_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    supplement_count: Mapped[int] = mapped_column(Integer, default=0)
+    paused_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    missing_items: Mapped[list] = mapped_column(JSON, default=list)
+    original_due_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    fees_due_vnd: Mapped[int | None] = mapped_column(BigInteger)
+    paid_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    result_document_id: Mapped[str | None] = mapped_column(String(64))
+    return_method: Mapped[str | None] = mapped_column(String(20))
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    reason: Mapped[str] = mapped_column(Text, default="")
+    # Inter-agency (liên thông): a derived dossier names its original and is not counted
+    # again in statistics.
+    parent_code: Mapped[str | None] = mapped_column(String(60))
 
     __table_args__ = (
         Index("ix_dossiers_applicant", "applicant_id", "submitted_at"),
-        Index("ix_dossiers_queue", "agency_code", "status_code", "due_at"),
+        Index("ix_dossiers_agency_queue", "agency_code", "status_code", "queue_at", "code"),
+        Index("ix_dossiers_assignee_queue", "assignee_id", "status_code", "queue_at", "code"),
+        Index("ix_dossiers_agency_open", "agency_code", "queue_at", "code",
+              sqlite_where=text("status_code NOT IN (3, 7, 8, 10)"),
+              postgresql_where=text("status_code NOT IN (3, 7, 8, 10)")),
+        Index("ix_dossiers_parent", "parent_code"),
     )
 
 
@@ -71,6 +113,10 @@ class LogEntry(Base):
     note: Mapped[str] = mapped_column(Text, default="")
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    # Internal entries (officials' notes) are left out of the applicant's log; an
+    # internal_note on a public entry is shown to officials only.
+    internal: Mapped[bool] = mapped_column(Boolean, default=False)
+    internal_note: Mapped[str] = mapped_column(Text, default="")
 
     __table_args__ = (UniqueConstraint("dossier_code", "seq", name="uq_dossier_log_seq"),)
 
@@ -98,4 +144,20 @@ class IdempotencyKey(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
+class ProcedureSnapshot(Base):
+    """A procedure version as the catalogue published it, kept here so a dossier is
+    checked and processed by the version it was filed under, and so submitting needs no
+    call to the catalogue. Fed by catalogue.procedure.published/retired; fetched on a miss."""
+
+    __tablename__ = "procedure_snapshots"
+
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    status: Mapped[str] = mapped_column(String(20))
+    # The catalogue's Procedure message, serialized.
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
 outbox = outbox_table(Base.metadata)
+processed_events = processed_events_table(Base.metadata)

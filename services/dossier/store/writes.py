@@ -57,19 +57,32 @@ def remember_response(
 
 async def append_log(
     session: AsyncSession, *, dossier_code: str, at: datetime, actor_id: str, actor_name: str,
-    actor_role: str, action: str, status_code: int, note: str = "",
+    actor_role: str, action: str, status_code: int, note: str = "", internal: bool = False,
+    internal_note: str = "", first: bool = False, previous: LogEntry | None = None,
 ) -> LogEntry:
-    last = await session.scalar(
-        select(LogEntry).where(LogEntry.dossier_code == dossier_code).order_by(LogEntry.seq.desc()).limit(1)
-    )
+    """Append the next entry of the dossier's chain. ``first`` (a new dossier) or
+    ``previous`` (the entry just written) skip the read of the last entry; the unique
+    (dossier_code, seq) still guards the chain."""
+    last = previous
+    if not first and last is None:
+        last = await session.scalar(
+            select(LogEntry).where(LogEntry.dossier_code == dossier_code).order_by(LogEntry.seq.desc()).limit(1)
+        )
+        if last is None:  # written earlier in this same transaction, not yet flushed
+            last = _pending_last(session, dossier_code)
     seq = (last.seq + 1) if last else 1
     prev = last.hash if last else GENESIS
     entry = LogEntry(dossier_code=dossier_code, seq=seq, at=at, actor_id=actor_id, actor_name=actor_name,
                      actor_role=actor_role, action=action, status_code=status_code, note=note,
-                     prev_hash=prev, hash="")
+                     internal=internal, internal_note=internal_note, prev_hash=prev, hash="")
     entry.hash = entry_hash(prev, log_content(entry))
     session.add(entry)
     return entry
+
+
+def _pending_last(session: AsyncSession, dossier_code: str) -> LogEntry | None:
+    pending = [o for o in session.new if isinstance(o, LogEntry) and o.dossier_code == dossier_code]
+    return max(pending, key=lambda e: e.seq, default=None)
 
 
 def as_utc(at: datetime) -> datetime:
@@ -84,4 +97,7 @@ def log_content(entry: LogEntry) -> dict:
         "at": as_utc(entry.at).isoformat(timespec="microseconds"),
         "actor_id": entry.actor_id, "actor_name": entry.actor_name, "actor_role": entry.actor_role,
         "action": entry.action, "status_code": entry.status_code, "note": entry.note,
+        # Added later: covered only when set, so entries written before still verify.
+        **({"internal": True} if entry.internal else {}),
+        **({"internal_note": entry.internal_note} if entry.internal_note else {}),
     }

@@ -1,11 +1,22 @@
-"""NotificationService over gRPC."""
+"""NotificationService over gRPC: translate proto <-> use cases; errors map to gRPC codes."""
 
 from __future__ import annotations
 
+import json
+
 from motcua.v1 import common_pb2, notification_pb2, notification_pb2_grpc
-from services.notification.app import inbox
+from services.notification.app import directory, inbox
+from services.notification.app.deliveries import DeliveryWorker
+from services.notification.app.one_time_codes import send_one_time_code
+from services.notification.domain import audience
+from services.notification.domain.context import sample_context
+from services.notification.domain.masking import mask_email, mask_phone
+from services.notification.domain.templates import TemplateRegistry, UnknownTemplate
 from services.notification.store.models import Notification
+from services.platform.errors import InvalidInput, PermissionDenied, Unauthenticated
 from services.platform.grpc_server import current_principal
+
+PREVIEW_ROLES = ("city_admin", "operator")
 
 
 def to_proto(n: Notification) -> notification_pb2.Notification:
@@ -15,14 +26,28 @@ def to_proto(n: Notification) -> notification_pb2.Notification:
     return msg
 
 
+def preferences_proto(prefs: audience.Preferences, contact: audience.Contact | None):
+    return notification_pb2.NotificationPreferences(
+        inbox=prefs.inbox, email=prefs.email, sms=prefs.sms, locale=audience.locale_for(prefs, contact),
+        email_masked=mask_email(contact.email) if contact and contact.email else "",
+        email_verified=bool(contact and contact.email_verified),
+        phone_masked=mask_phone(contact.phone) if contact and contact.phone else "",
+        phone_verified=bool(contact and contact.phone_verified))
+
+
 class NotificationServicer(notification_pb2_grpc.NotificationServiceServicer):
-    def __init__(self, sessions, reads):
+    def __init__(self, sessions, reads, *, templates: TemplateRegistry, worker: DeliveryWorker):
         self._sessions = sessions
         self._reads = reads
+        self._templates = templates
+        self._worker = worker
 
     async def ListNotifications(self, request, context):
         principal = current_principal()
-        offset = int(request.page.page_token) if request.page.page_token.isdigit() else 0
+        token = request.page.page_token
+        if token and not token.isdigit():
+            raise InvalidInput("Mã trang không hợp lệ.", fields={"page_token": "Không hợp lệ."})
+        offset = int(token or 0)
         rows, total, unread = await inbox.list_inbox(self._reads, principal.account_id,
                                                      unread_only=request.unread_only, offset=offset,
                                                      limit=request.page.page_size)
@@ -35,3 +60,54 @@ class NotificationServicer(notification_pb2_grpc.NotificationServiceServicer):
     async def MarkNotificationRead(self, request, context):
         n = await inbox.mark_read(self._sessions, current_principal().account_id, request.id)
         return notification_pb2.MarkNotificationReadResponse(notification=to_proto(n))
+
+    async def GetNotificationPreferences(self, request, context):
+        prefs, contact = await directory.read_preferences(self._reads, current_principal().account_id)
+        return notification_pb2.GetNotificationPreferencesResponse(preferences=preferences_proto(prefs, contact))
+
+    async def UpdateNotificationPreferences(self, request, context):
+        prefs, contact = await directory.update_preferences(
+            self._sessions, current_principal().account_id, inbox=request.inbox, email=request.email,
+            sms=request.sms, locale=request.locale)
+        return notification_pb2.UpdateNotificationPreferencesResponse(preferences=preferences_proto(prefs, contact))
+
+    async def PreviewTemplate(self, request, context):
+        if not current_principal().has_role(*PREVIEW_ROLES):
+            raise PermissionDenied("Chỉ quản trị viên thành phố hoặc cán bộ vận hành được xem trước mẫu.")
+        sample = sample_context(request.event_type)
+        if request.sample_json:
+            try:
+                extra = json.loads(request.sample_json)
+            except json.JSONDecodeError as exc:
+                raise InvalidInput("Dữ liệu mẫu không phải JSON.", fields={"sample": str(exc)}) from exc
+            if not isinstance(extra, dict):
+                raise InvalidInput("Dữ liệu mẫu phải là một đối tượng JSON.", fields={"sample": "Phải là đối tượng."})
+            sample.update({k: v for k, v in extra.items() if k not in ("due_at", "new_due_at", "occurred_at")})
+        if request.locale and request.locale not in audience.LOCALES:
+            raise InvalidInput("Ngôn ngữ không được hỗ trợ.", fields={"locale": "Chỉ nhận vi hoặc en."})
+        try:
+            rendered = self._templates.render(request.event_type, request.channel or "inbox",
+                                              request.locale or "vi", sample)
+        except UnknownTemplate as exc:
+            raise InvalidInput("Không có mẫu cho loại thông báo hoặc kênh này.",
+                               fields={"event_type": f"Không có mẫu: {exc}"}) from exc
+        except Exception as exc:  # a sample that the template cannot use (e.g. wrong type)
+            raise InvalidInput("Không dựng được mẫu với dữ liệu này.", fields={"sample": str(exc)[:200]}) from exc
+        return notification_pb2.PreviewTemplateResponse(template_ref=rendered.ref, title=rendered.title,
+                                                        body=rendered.body)
+
+    async def SendOneTimeCode(self, request, context):
+        try:
+            principal = current_principal()
+        except Unauthenticated:
+            principal = None
+        # Called by the identity service (no end-user principal); never on a person's behalf.
+        if principal is not None and principal.kind != "service":
+            raise PermissionDenied("Không được phép gửi mã xác thực.")
+        delivery = await send_one_time_code(
+            self._sessions, self._templates, self._worker, account_id=request.account_id, channel=request.channel,
+            destination=request.destination, code=request.code, purpose=request.purpose,
+            idempotency_key=request.idempotency_key, expires_in_seconds=request.expires_in_seconds)
+        return notification_pb2.SendOneTimeCodeResponse(delivery_id=delivery.id,
+                                                        destination_masked=delivery.destination_masked,
+                                                        state=delivery.state)
