@@ -41,10 +41,16 @@ class _ContextInterceptor(grpc.aio.ServerInterceptor):
 
     async def intercept_service(self, continuation, details):
         handler = await continuation(details)
-        if handler is None or not (handler.unary_unary or handler.stream_unary):
+        if handler is None or handler.stream_stream:
             return handler
         metadata = {k: v for k, v in (details.invocation_metadata or ()) if isinstance(v, str)}
         method = details.method
+        if handler.unary_stream:
+            return grpc.unary_stream_rpc_method_handler(
+                self._wrap_stream(handler.unary_stream, method, metadata),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
         if handler.unary_unary:
             inner = handler.unary_unary
             return grpc.unary_unary_rpc_method_handler(
@@ -59,16 +65,46 @@ class _ContextInterceptor(grpc.aio.ServerInterceptor):
             response_serializer=handler.response_serializer,
         )
 
-    def _wrap(self, behaviour, method: str, metadata: dict[str, str]):
-        secret = self._secret
+    def _bind(self, metadata: dict[str, str]) -> None:
+        request_id_var.set(metadata.get(REQUEST_ID_KEY, ""))
+        token = metadata.get(METADATA_KEY)
+        _principal_var.set(decode_principal(token, self._secret) if token else None)
+
+    def _wrap_stream(self, behaviour, method: str, metadata: dict[str, str]):
+        """Server streaming (downloads): the same binding, logging and error mapping, and no
+        default deadline, since a large file may take longer than one unary call."""
 
         async def wrapped(request, context: grpc.aio.ServicerContext):
-            request_id_var.set(metadata.get(REQUEST_ID_KEY, ""))
             started = time.perf_counter()
             code = grpc.StatusCode.OK
             try:
-                token = metadata.get(METADATA_KEY)
-                _principal_var.set(decode_principal(token, secret) if token else None)
+                self._bind(metadata)
+                async for message in behaviour(request, context):
+                    yield message
+            except ServiceError as exc:
+                code = exc.code
+                if exc.fields:
+                    context.set_trailing_metadata(((FIELDS_METADATA_KEY, json.dumps(exc.fields)),))
+                await context.abort(exc.code, exc.message)
+            except (grpc.aio.AbortError, asyncio.CancelledError):
+                code = context.code() or grpc.StatusCode.CANCELLED
+                raise
+            except Exception:
+                code = grpc.StatusCode.INTERNAL
+                log.exception("rpc_failed", method=method)
+                await context.abort(code, "Lỗi hệ thống, vui lòng thử lại sau.")
+            finally:
+                log.info("rpc", method=method, code=getattr(code, "name", str(code)),
+                         ms=round((time.perf_counter() - started) * 1000, 2))
+
+        return wrapped
+
+    def _wrap(self, behaviour, method: str, metadata: dict[str, str]):
+        async def wrapped(request, context: grpc.aio.ServicerContext):
+            started = time.perf_counter()
+            code = grpc.StatusCode.OK
+            try:
+                self._bind(metadata)
                 remaining = context.time_remaining()
                 timeout = DEFAULT_DEADLINE_SECONDS if remaining is None else None
                 return await asyncio.wait_for(behaviour(request, context), timeout)

@@ -51,7 +51,7 @@ async def stub(url, tmp_path):
     sessions = session_factory(engine)
     server = ServiceServer(name="dossier", addr=f"127.0.0.1:{free_port()}", secret=SECRET)
     documents_pb2_grpc.add_DocumentServiceServicer_to_server(
-        DocumentServicer(DocumentContext(sessions, sessions, blobs, max_bytes=LIMIT), secret=SECRET), server.server)
+        DocumentServicer(DocumentContext(sessions, sessions, blobs, max_bytes=LIMIT)), server.server)
     await server.start()
     channel = make_channel(server.addr)
     try:

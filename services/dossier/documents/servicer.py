@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import json
-import time
 from collections.abc import AsyncIterator
-
-import grpc
 
 from motcua.v1 import documents_pb2, documents_pb2_grpc
 from services.dossier.documents.context import DocumentContext
 from services.dossier.documents.queries import dossier_documents, visible_document
 from services.dossier.documents.upload import UploadMetadata, upload_document
 from services.dossier.store.document_models import Document
-from services.platform.errors import InvalidInput, ServiceError, Unauthenticated, Unavailable
-from services.platform.grpc_server import FIELDS_METADATA_KEY, REQUEST_ID_KEY, current_principal
-from services.platform.logging import get_logger, request_id_var
-from services.platform.principal import METADATA_KEY, Principal, decode_principal
-
-log = get_logger("grpc")
+from services.platform.errors import InvalidInput, Unavailable
+from services.platform.grpc_server import current_principal
 
 
 def document_to_proto(doc: Document) -> documents_pb2.Document:
@@ -42,9 +34,8 @@ async def _chunks(requests: AsyncIterator[documents_pb2.UploadDocumentRequest]) 
 
 
 class DocumentServicer(documents_pb2_grpc.DocumentServiceServicer):
-    def __init__(self, ctx: DocumentContext, *, secret: str):
+    def __init__(self, ctx: DocumentContext):
         self._ctx = ctx
-        self._secret = secret
 
     async def UploadDocument(self, request_iterator, context):
         requests = aiter(request_iterator)
@@ -67,36 +58,10 @@ class DocumentServicer(documents_pb2_grpc.DocumentServiceServicer):
         return documents_pb2.ListDossierDocumentsResponse(documents=[document_to_proto(d) for d in docs])
 
     async def DownloadDocument(self, request, context):
-        # The shared interceptor wraps unary and client-streaming calls only, so this
-        # server-streaming call binds its caller and maps its errors itself.
-        metadata = {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
-        request_id_var.set(metadata.get(REQUEST_ID_KEY, ""))
-        started, code = time.perf_counter(), grpc.StatusCode.OK
-        try:
-            principal = self._principal(metadata)
-            doc = await visible_document(self._ctx, principal, request.id)
-            if not await self._ctx.blobs.exists(doc.sha256):
-                raise Unavailable("Không đọc được nội dung tài liệu, vui lòng thử lại sau.")
-            yield documents_pb2.DownloadDocumentResponse(document=document_to_proto(doc))
-            async for chunk in self._ctx.blobs.read(doc.sha256):
-                yield documents_pb2.DownloadDocumentResponse(chunk=chunk)
-        except ServiceError as exc:
-            code = exc.code
-            if exc.fields:
-                context.set_trailing_metadata(((FIELDS_METADATA_KEY, json.dumps(exc.fields)),))
-            await context.abort(exc.code, exc.message)
-        except Exception as exc:
-            if isinstance(exc, grpc.aio.AbortError):
-                raise
-            code = grpc.StatusCode.INTERNAL
-            log.exception("rpc_failed", method="DownloadDocument")
-            await context.abort(code, "Lỗi hệ thống, vui lòng thử lại sau.")
-        finally:
-            log.info("rpc", method="/motcua.v1.DocumentService/DownloadDocument", code=code.name,
-                     ms=round((time.perf_counter() - started) * 1000, 2))
+        doc = await visible_document(self._ctx, current_principal(), request.id)
+        if not await self._ctx.blobs.exists(doc.sha256):
+            raise Unavailable("Không đọc được nội dung tài liệu, vui lòng thử lại sau.")
+        yield documents_pb2.DownloadDocumentResponse(document=document_to_proto(doc))
+        async for chunk in self._ctx.blobs.read(doc.sha256):
+            yield documents_pb2.DownloadDocumentResponse(chunk=chunk)
 
-    def _principal(self, metadata: dict[str, str]) -> Principal:
-        token = metadata.get(METADATA_KEY)
-        if not token:
-            raise Unauthenticated("Cần đăng nhập.")
-        return decode_principal(token, self._secret)

@@ -17,6 +17,6 @@ async def serve_documents(server: ServiceServer, db: Database, settings: Platfor
     await blobs.start()
     ctx = DocumentContext(db.sessions, db.reads, blobs, max_bytes=settings.document_max_bytes)
     documents_pb2_grpc.add_DocumentServiceServicer_to_server(
-        DocumentServicer(ctx, secret=settings.internal_token_secret), server.server)
+        DocumentServicer(ctx), server.server)
     server.add_services([documents_pb2.DESCRIPTOR.services_by_name["DocumentService"].full_name])
     return ctx
