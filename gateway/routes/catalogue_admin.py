@@ -82,7 +82,7 @@ async def _content(file: UploadFile) -> bytes:
     return content
 
 
-def _imported(reply: catalogue_pb2.ImportCatalogueResponse) -> dict:
+def _imported(reply) -> dict:
     return {"created": reply.created, "updated": reply.updated, "unchanged": reply.unchanged,
             "dry_run": reply.dry_run, "codes": list(reply.codes)}
 

@@ -30,10 +30,11 @@ class IdentitySettings(BaseSettings):
     # A signing key signs this long, then a new one takes over (published key_publish_lead_seconds earlier).
     key_rotation_days: float = 30.0
     key_publish_lead_seconds: int = 600
-    # argon2id cost (RFC 9106's second recommended option: t=3, 64 MiB, p=4).
-    argon2_time_cost: int = 3
-    argon2_memory_kib: int = 65536
-    argon2_parallelism: int = 4
+    # argon2id cost: OWASP's recommended minimum (19 MiB, t=2, p=1), about 70 ms a hash on one core;
+    # raise it where the hardware allows (tests/perf/bench_identity.py shows the login rate it gives).
+    argon2_time_cost: int = 2
+    argon2_memory_kib: int = 19456
+    argon2_parallelism: int = 1
     # Machine clients (commune systems) created at start when missing, e.g.
     # [{"client_id": "...", "secret": "...", "scopes": ["motcua.applicant.resolve"]}].
     machine_clients: list[MachineClientSeed] = Field(default_factory=list)

@@ -122,7 +122,6 @@ def test_access_tokens_carry_the_contract_claims(realm):
     roles = by_claim["roles"]
     assert roles["protocolMapper"] == "oidc-usermodel-realm-role-mapper"
     assert roles["config"]["multivalued"] == "true" and roles["config"]["access.token.claim"] == "true"
-    assert by_claim["nbf"]["config"]["user.session.note"] == "AUTH_TIME"
     # Only the official roles reach the `roles` claim (no Keycloak default roles).
     for mapping in realm["scopeMappings"]:
         assert set(mapping["roles"]) == set(OFFICIAL_ROLES)

@@ -113,3 +113,27 @@ def test_only_city_admins_and_operators_preview_templates(channels_system):
     reply = portal.http.post("/api/v1/admin/notification-templates/preview", headers=admin,
                              json={**body, "event_type": "dossier.nothing"})
     assert reply.status_code == 422 and "event_type" in reply.json()["errors"]
+
+
+def test_a_one_time_code_over_grpc_is_delivered_at_once_and_masked(channels_system):
+    import grpc
+
+    from motcua.v1 import notification_pb2, notification_pb2_grpc
+
+    system, _, sms, _ = channels_system
+    with grpc.insecure_channel(system.addr("notification")) as channel:
+        stub = notification_pb2_grpc.NotificationServiceStub(channel)
+        request = notification_pb2.SendOneTimeCodeRequest(
+            account_id="3f1d2c4b-0000-4000-8000-000000000001", channel="sms", destination="0912345678",
+            code="731904", purpose="verify_phone", idempotency_key="verify-1", expires_in_seconds=300)
+        reply = stub.SendOneTimeCode(request, timeout=10)
+        again = stub.SendOneTimeCode(request, timeout=10)
+        with pytest.raises(grpc.RpcError) as err:
+            stub.SendOneTimeCode(notification_pb2.SendOneTimeCodeRequest(
+                account_id="a", channel="fax", destination="x", code="1"), timeout=10)
+    assert (reply.state, reply.destination_masked) == ("delivered", "09*****678")
+    assert again.delivery_id == reply.delivery_id
+    assert [r for r in sms.received() if "731904" in r["message"]] == [
+        {"brandname": "MOTCUA", "phone": "0912345678", "message": next(
+            r["message"] for r in sms.received() if "731904" in r["message"]), "request_id": reply.delivery_id}]
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT

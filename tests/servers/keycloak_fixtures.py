@@ -14,10 +14,11 @@ from dataclasses import dataclass
 import pytest
 
 from services.identity.providers.keycloak import KeycloakSettings
-from tests.servers.keycloak import TEST_SECRETS, KeycloakServer, KeycloakUnavailable
+from tests.servers.keycloak import TEST_SECRETS, KeycloakError, KeycloakServer, KeycloakUnavailable
 
 _server: KeycloakServer | None = None
 _unavailable: str | None = None
+_failed: str | None = None
 
 
 @dataclass
@@ -32,11 +33,13 @@ class RunningKeycloak:
 
 
 def shared_keycloak() -> KeycloakServer | RunningKeycloak:
-    global _server, _unavailable
+    global _server, _unavailable, _failed
     if os.environ.get("MOTCUA_TEST_KEYCLOAK_URL"):
         return RunningKeycloak(os.environ["MOTCUA_TEST_KEYCLOAK_URL"].rstrip("/"))
     if _unavailable is not None:
         pytest.skip(_unavailable)
+    if _failed is not None:
+        pytest.fail(_failed, pytrace=False)  # started once in this session and failed: not again
     if _server is None:
         server = KeycloakServer(env=TEST_SECRETS)
         try:
@@ -44,6 +47,9 @@ def shared_keycloak() -> KeycloakServer | RunningKeycloak:
         except KeycloakUnavailable as exc:
             _unavailable = f"Keycloak tests not run: {exc}"
             pytest.skip(_unavailable)
+        except KeycloakError as exc:
+            _failed = f"Keycloak did not start: {exc}"
+            raise
         _server = server
     return _server
 

@@ -50,9 +50,9 @@ class CatalogueServicer(catalogue_pb2_grpc.CatalogueServiceServicer):
         if self._on_change:
             self._on_change()
 
-    async def _procedure_reply(self, s, row) -> catalogue_pb2.GetProcedureResponse:
+    async def _procedure_reply(self, s, row, reply=catalogue_pb2.GetProcedureResponse):
         names = await queries.agency_names(s, row.agency_code, row.data.get("processing_agency_code") or "")
-        return catalogue_pb2.GetProcedureResponse(procedure=procedure_message(row, names))
+        return reply(procedure=procedure_message(row, names))
 
     async def SearchProcedures(self, request, context):
         if len(request.query) > MAX_QUERY:
@@ -183,8 +183,8 @@ class CatalogueServicer(catalogue_pb2_grpc.CatalogueServiceServicer):
             page=common_pb2.PageInfo(next_page_token=str(offset + page_size) if more else ""))
 
 
-def _import_reply(result: transfer.ImportResult) -> catalogue_pb2.ImportCatalogueResponse:
-    return catalogue_pb2.ImportCatalogueResponse(created=result.created, updated=result.updated,
+def _import_reply(result: transfer.ImportResult, reply=catalogue_pb2.ImportCatalogueResponse):
+    return reply(created=result.created, updated=result.updated,
                                                  unchanged=result.unchanged, dry_run=result.dry_run,
                                                  codes=result.codes)
 

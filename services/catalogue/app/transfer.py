@@ -14,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.catalogue.app import workbook
 from services.catalogue.app.admin import (
-    SYSTEM,
     active_agency_codes,
     apply_content,
     audit,
@@ -198,6 +197,3 @@ async def export_catalogue(session: AsyncSession, principal: Principal, fmt: str
     body = {"format": FORMAT, "exported_at": now().isoformat(), "procedures": items}
     return (json.dumps(body, ensure_ascii=False, indent=1).encode(), CONTENT_TYPES["json"],
             f"danh-muc-thu-tuc-{stamp}.json")
-
-
-__all__ = ["SYSTEM", "ImportResult", "export_catalogue", "import_catalogue", "read_items"]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from services.dossier.app.access import APPLICANT_KINDS
@@ -26,10 +25,11 @@ from services.dossier.domain.procedure import (
     eligibility_problems,
     form_problems,
 )
-from services.dossier.store.models import Dossier, IdempotencyKey, outbox
-from services.dossier.store.writes import append_log, next_sequence, remember_response, request_fingerprint
+from services.dossier.domain.log import GENESIS, entry_hash
+from services.dossier.store.models import Dossier, IdempotencyKey, LogEntry, outbox
+from services.dossier.store.writes import insert_rows, log_content, next_sequence, request_fingerprint
 from services.platform.errors import Conflict, InvalidInput, PermissionDenied
-from services.platform.events import record_event, utcnow
+from services.platform.events import make_envelope, utcnow
 from services.platform.principal import Principal
 
 CHANNEL_IN_PERSON, CHANNEL_ONLINE, CHANNEL_POST = 1, 2, 3
@@ -126,11 +126,6 @@ async def submit_dossier(ctx: DossierContext, principal: Principal, cmd: SubmitC
     form = _parse_form(cmd.form_data_json)
     fingerprint = request_fingerprint(cmd.procedure_code, cmd.agency_code, cmd.form_data_json, str(cmd.channel),
                                       ",".join(cmd.document_ids), cmd.applicant_id)
-    if cmd.idempotency_key:  # a retry answers from the record, before any other check
-        async with ctx.reads() as session:
-            replay = await _replay(session, principal, cmd, fingerprint)
-        if replay is not None:
-            return Submitted(replay, True)
 
     terms = await ctx.procedures.published(cmd.procedure_code)
     now = utcnow()
@@ -149,19 +144,35 @@ async def submit_dossier(ctx: DossierContext, principal: Principal, cmd: SubmitC
     if not cmd.document_ids:
         problems.update(document_problems(terms, set()))
     if problems and not cmd.document_ids:
+        replay = await _replay_read(ctx, principal, cmd, fingerprint)  # a retry answers as the first time
+        if replay is not None:
+            return replay
         raise refuse(problems)
     try:
-        dossier = await _write(ctx, principal, cmd, role, applicant_id, applicant_name, terms, agency_code, form,
-                               fingerprint, problems, now)
+        result = await _write(ctx, principal, cmd, role, applicant_id, applicant_name, terms, agency_code, form,
+                              fingerprint, problems, now)
     except IntegrityError:
         # A concurrent retry with the same idempotency key won the race: answer as it did.
-        async with ctx.sessions() as session:
-            replay = await _replay(session, principal, cmd, fingerprint)
+        replay = await _replay_read(ctx, principal, cmd, fingerprint)
         if replay is None:
             raise
-        return Submitted(replay, True)
-    ctx.relay.wake()
-    return Submitted(dossier, False)
+        return replay
+    except InvalidInput:
+        replay = await _replay_read(ctx, principal, cmd, fingerprint)
+        if replay is None:
+            raise
+        return replay
+    if not result.replayed:
+        ctx.relay.wake()
+    return result
+
+
+async def _replay_read(ctx, principal, cmd, fingerprint) -> Submitted | None:
+    if not cmd.idempotency_key:
+        return None
+    async with ctx.reads() as session:
+        dossier = await _replay(session, principal, cmd, fingerprint)
+    return Submitted(dossier, True) if dossier is not None else None
 
 
 async def _replay(session, principal: Principal, cmd: SubmitCommand, fingerprint: str) -> Dossier | None:
@@ -176,10 +187,19 @@ async def _replay(session, principal: Principal, cmd: SubmitCommand, fingerprint
     return await session.get(Dossier, row.response.decode())
 
 
+CHANNEL_TEXT = {CHANNEL_ONLINE: "trực tuyến", CHANNEL_IN_PERSON: "trực tiếp", CHANNEL_POST: "qua bưu chính"}
+
+
 async def _write(ctx, principal, cmd, role, applicant_id, applicant_name, terms: ProcedureTerms, agency_code, form,
-                 fingerprint, problems, now) -> Dossier:
+                 fingerprint, problems, now) -> Submitted:
+    """One transaction. The agency's code counter is taken as late as possible and every
+    row is then written in one statement (PostgreSQL), so the counter's row lock, which
+    serialises an agency's submissions of the day, is held for two round trips."""
     day = codes.day_key(now)
     async with ctx.sessions() as session, session.begin():
+        replay = await _replay(session, principal, cmd, fingerprint)
+        if replay is not None:
+            return Submitted(replay, True)
         sequence = await next_sequence(session, agency_code or "-", day)
         code = codes.dossier_code(agency_code, day, sequence)
         attached = []
@@ -193,27 +213,43 @@ async def _write(ctx, principal, cmd, role, applicant_id, applicant_name, terms:
             code=code, procedure_code=terms.code, procedure_version=terms.version,
             procedure_name=terms.name, agency_code=agency_code, applicant_id=applicant_id,
             applicant_name=applicant_name, channel=cmd.channel, status_code=int(Status.NEW), submitted_at=now,
-            processing_value=terms.processing_value, processing_unit=terms.processing_unit,
-            tracking_secret=codes.new_tracking_secret(), form_data=form, version=1, updated_at=now,
-            queue_at=now, submitted_by=principal.account_id, step_index=0, supplement_count=0, paused_minutes=0,
-            missing_items=[], reason="",
+            accepted_at=None, due_at=None, processing_value=terms.processing_value,
+            processing_unit=terms.processing_unit, tracking_secret=codes.new_tracking_secret(), form_data=form,
+            version=1, updated_at=now, queue_at=now, submitted_by=principal.account_id, assignee_id=None,
+            step_index=0, step_due_at=None, supplement_requested_at=None, supplement_count=0, paused_minutes=0,
+            missing_items=[], original_due_at=None, fees_due_vnd=None, paid_at=None, result_document_id=None,
+            return_method=None, finished_at=None, reason="", parent_code=None,
         )
-        session.add(dossier)
-        channel_text = {CHANNEL_ONLINE: "trực tuyến", CHANNEL_IN_PERSON: "trực tiếp", CHANNEL_POST: "qua bưu chính"}
-        entry = await append_log(session, dossier_code=code, at=now, actor_id=principal.account_id,
-                                 actor_name=principal.name, actor_role=role, action="submit",
-                                 status_code=int(Status.NEW), note=f"Nộp hồ sơ {channel_text[cmd.channel]}",
-                                 first=True)
+        entries = [chained(None, dossier_code=code, at=now, actor_id=principal.account_id, actor_name=principal.name,
+                           actor_role=role, action="submit", status_code=int(Status.NEW),
+                           note=f"Nộp hồ sơ {CHANNEL_TEXT[cmd.channel]}")]
         for doc in attached:
-            entry = await append_log(session, dossier_code=code, at=now, actor_id=principal.account_id,
-                                     actor_name=principal.name, actor_role=role, action="document",
-                                     status_code=int(Status.NEW), previous=entry,
-                                     note=document_note(doc))
-        await record_event(session, outbox, event_type="dossier.submitted", producer="dossier", subject=code,
-                           payload=status_event(dossier, "submit", principal.account_id, role))
-        remember_response(session, principal_id=principal.account_id, key=cmd.idempotency_key,
-                          operation="submit", fingerprint=fingerprint, response=code.encode(), at=now)
-    return dossier
+            entries.append(chained(entries[-1], dossier_code=code, at=now, actor_id=principal.account_id,
+                                   actor_name=principal.name, actor_role=role, action="document",
+                                   status_code=int(Status.NEW), note=document_note(doc)))
+        envelope = make_envelope(event_type="dossier.submitted", producer="dossier", subject=code,
+                                 payload=status_event(dossier, "submit", principal.account_id, role))
+        event_row = {"event_id": envelope.event_id, "subject": envelope.type, "data": envelope.SerializeToString(),
+                     "request_id": envelope.request_id, "created_at": now}
+        idempotency = [{"principal_id": principal.account_id, "key": cmd.idempotency_key, "operation": "submit",
+                        "request_hash": fingerprint, "response": code.encode(), "created_at": now}] \
+            if cmd.idempotency_key else []
+        await insert_rows(session, [(Dossier.__table__, [_columns(dossier)]),
+                                    (LogEntry.__table__, [_columns(e, skip=("id",)) for e in entries]),
+                                    (outbox, [event_row]), (IdempotencyKey.__table__, idempotency)])
+    return Submitted(dossier, False)
+
+
+def chained(previous: LogEntry | None, **values) -> LogEntry:
+    """A log entry that follows ``previous`` (or starts the chain), its hash computed."""
+    entry = LogEntry(seq=previous.seq + 1 if previous else 1, prev_hash=previous.hash if previous else GENESIS,
+                     internal=False, internal_note="", hash="", **values)
+    entry.hash = entry_hash(entry.prev_hash, log_content(entry))
+    return entry
+
+
+def _columns(obj, skip=()) -> dict:
+    return {c.key: getattr(obj, c.key) for c in obj.__table__.columns if c.key not in skip}
 
 
 def document_note(doc) -> str:
@@ -232,8 +268,3 @@ async def _attach(session, owner_id: str, code: str, document_ids: list[str], te
         return [], {**exc.fields, **document_problems(terms, set())}
     return attached, document_problems(terms, {d.requirement_id for d in attached})
 
-
-async def covered_requirements(session, code: str) -> set[str]:
-    from services.dossier.store.document_models import Document
-
-    return set(await session.scalars(select(Document.requirement_id).where(Document.dossier_code == code)))

@@ -23,7 +23,7 @@ from services.identity.domain.validation import (
     tidy,
 )
 from services.identity.store.ambient import ambient
-from services.identity.store.models import Account, Representation
+from services.identity.store.models import Account, AuditEntry, Representation
 from services.platform.errors import AlreadyExists, InvalidInput, NotFound, PermissionDenied
 from services.platform.logging import get_logger
 from services.platform.principal import Principal
@@ -107,7 +107,11 @@ async def register_body(ctx: Identity, principal: Principal, *, kind: str, tax_c
                       roles=[], enabled=True, locale="vi", created_at=now)
     link = Representation(id=str(uuid.uuid4()), body_id=account.id, person_id=principal.account_id,
                           role="legal_representative", created_at=now, created_by=principal.account_id)
-    return await _create(ctx, account, password=None, extra=[link], actor_id=principal.account_id,
+    # The person's own log shows the link too (the body's shows its registration).
+    person_entry = AuditEntry(account_id=principal.account_id, event="representative_added",
+                              actor_id=principal.account_id, client_address=client_address[:64],
+                              detail={"body_id": account.id, "role": "legal_representative"}, at=now)
+    return await _create(ctx, account, password=None, extra=[link, person_entry], actor_id=principal.account_id,
                          client_address=client_address, taken_field="tax_code")
 
 

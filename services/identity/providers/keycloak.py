@@ -146,7 +146,6 @@ class KeycloakProvider:
         self._gateway: KeycloakOpenID | None = None
         self._admin: KeycloakAdmin | None = None
         self._admin_connection: KeycloakOpenIDConnection | None = None
-        self._machine_clients: dict[str, KeycloakOpenID] = {}
 
     @classmethod
     def from_settings(cls) -> KeycloakProvider:
@@ -174,17 +173,14 @@ class KeycloakProvider:
         self._admin = KeycloakAdmin(connection=self._admin_connection)
 
     async def close(self) -> None:
-        clients = [self._gateway, *self._machine_clients.values()]
-        for client in clients:
-            if client is not None:
-                await client.connection.aclose()
+        if self._gateway is not None:
+            await self._gateway.connection.aclose()
         if self._admin_connection is not None:
             await self._admin_connection.aclose()
             token_client = getattr(self._admin_connection, "_keycloak_openid", None)  # made for its token
             if token_client is not None:
                 await token_client.connection.aclose()
         self._gateway = self._admin = self._admin_connection = None
-        self._machine_clients.clear()
 
     def _started_admin(self) -> KeycloakAdmin:
         if self._admin is None:
@@ -281,10 +277,22 @@ class KeycloakProvider:
         if remove:
             await admin.a_delete_realm_roles_of_user(user_id, await self._realm_roles(admin, user_id, remove))
 
+    @staticmethod
+    async def _email_taken_retry(call, payload: dict):
+        """Keycloak keeps emails unique so that one can sign in with the email; when another account
+        already has this email, this one is kept without it and signs in with its user name."""
+        try:
+            return await call(payload)
+        except KeycloakError as exc:
+            if exc.response_code != 409 or "email" not in str(_body(exc)).lower() or not payload.get("email"):
+                raise
+        return await call({**payload, "email": None})
+
     async def create_user(self, user: ProviderUser, password: str) -> None:
         payload = self._representation(user)
         payload["credentials"] = [{"type": "password", "value": password, "temporary": False}]
-        user_id = await self._admin_call("create_user", lambda a: a.a_create_user(payload))
+        user_id = await self._admin_call(
+            "create_user", lambda a: self._email_taken_retry(a.a_create_user, payload))
         self._remember(user.account_id, user_id)
         if user.roles:
             try:
@@ -298,7 +306,7 @@ class KeycloakProvider:
         payload = self._representation(user)
 
         async def change(admin: KeycloakAdmin, user_id: str) -> None:
-            await admin.a_update_user(user_id, payload)
+            await self._email_taken_retry(lambda p: admin.a_update_user(user_id, p), payload)
             await self._set_roles(admin, user_id, user.roles)
             if not user.enabled:
                 await admin.a_user_logout(user_id)  # a disabled account keeps no session
@@ -355,18 +363,15 @@ class KeycloakProvider:
     async def client_credentials_grant(self, client_id: str, client_secret: str) -> TokenSet:
         if not client_id or not client_secret or len(client_id) > 100:
             raise Unauthenticated(WRONG_CLIENT)
-        client = self._machine_clients.get(client_id)
-        if client is None or client.client_secret_key != client_secret:
-            if client is not None:
-                await client.connection.aclose()
-            client = self._machine_clients[client_id] = self._openid(client_id, client_secret)
+        # A client of its own per grant (machine clients sign in rarely): a wrong secret sent by
+        # someone else can never disturb a grant in flight.
+        client = self._openid(client_id, client_secret)
         try:
             reply = await client.a_token(grant_type="client_credentials", scope="openid")
         except KeycloakError as exc:
-            if not _is_down(exc):
-                self._machine_clients.pop(client_id, None)
-                await client.connection.aclose()
             raise self._grant_error(exc, "client_credentials", WRONG_CLIENT, client_is_caller=True) from exc
+        finally:
+            await client.connection.aclose()
         return _token_set(reply)
 
     @staticmethod

@@ -7,6 +7,9 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from sqlalchemy import insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from motcua.v1 import events_pb2
@@ -36,25 +39,38 @@ def _time(event, name: str) -> datetime | None:
     return getattr(event, name).ToDatetime(tzinfo=UTC)
 
 
+async def first_handling(session: AsyncSession, consumer: str, event_id: str) -> bool:
+    """Record that ``consumer`` handled ``event_id`` in one statement; False if it already had.
+    (On PostgreSQL a concurrent twin waits for the first transaction, then does nothing.)"""
+    dialect = session.bind.dialect.name
+    values = {"consumer": consumer, "event_id": event_id, "processed_at": utcnow()}
+    if dialect == "sqlite":
+        statement = sqlite_insert(processed_events).values(**values).on_conflict_do_nothing()
+    elif dialect == "postgresql":
+        statement = pg_insert(processed_events).values(**values).on_conflict_do_nothing()
+    else:
+        return await first_delivery(session, processed_events, consumer, event_id)
+    return (await session.execute(statement)).rowcount == 1
+
+
 async def track_deadline(session: AsyncSession, kind: str, event: events_pb2.DossierStatusChanged,
                          occurred: datetime) -> None:
     """Keep the dossier's due time for the reminder scheduler; a late older event changes nothing."""
-    row = await session.get(DossierDeadline, event.dossier_code)
+    t = DossierDeadline
+    row = (await session.execute(select(t.event_at, t.assignee_id).where(t.dossier_code == event.dossier_code))).first()
     if row is not None and row.event_at > occurred:
         return
-    if row is None:
-        row = DossierDeadline(dossier_code=event.dossier_code, assignee_id="", due_at=None, open=True)
-        session.add(row)
-    row.agency_code = event.agency_code
-    row.procedure_name = event.procedure_name
-    if field_value(event, "assignee_id"):
-        row.assignee_id = field_value(event, "assignee_id")
     due = _time(event, "new_due_at") if kind == "dossier.extended" else None
-    row.due_at = due or _time(event, "due_at")
-    if kind in audience.PAUSING_EVENTS:
-        row.due_at = None
-    row.open = kind not in audience.CLOSING_EVENTS
-    row.event_at = occurred
+    values = {
+        "agency_code": event.agency_code, "procedure_name": event.procedure_name,
+        "assignee_id": field_value(event, "assignee_id") or (row.assignee_id if row else ""),
+        "due_at": None if kind in audience.PAUSING_EVENTS else (due or _time(event, "due_at")),
+        "open": kind not in audience.CLOSING_EVENTS, "event_at": occurred,
+    }
+    if row is None:
+        await session.execute(insert(t).values(dossier_code=event.dossier_code, **values))
+    else:
+        await session.execute(update(t).where(t.dossier_code == event.dossier_code).values(**values))
 
 
 class Notifier:
@@ -72,7 +88,7 @@ class Notifier:
         kind = envelope.type
         created = Created()
         async with self.sessions() as session, session.begin():
-            if not await first_delivery(session, processed_events, DOSSIER_CONSUMER, envelope.event_id):
+            if not await first_handling(session, DOSSIER_CONSUMER, envelope.event_id):
                 return False
             if event.dossier_code:
                 await track_deadline(session, kind, event, _occurred(envelope))

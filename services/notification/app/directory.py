@@ -57,8 +57,19 @@ async def handle_account_event(sessions: async_sessionmaker, envelope: events_pb
     return True
 
 
+_CONTACT_COLUMNS = (Contact.account_id, Contact.name, Contact.email, Contact.phone, Contact.email_verified,
+                    Contact.phone_verified, Contact.locale, Contact.kind, Contact.agency_code, Contact.roles)
+
+
 async def contact_of(session: AsyncSession, account_id: str) -> audience.Contact | None:
-    return as_contact(await session.get(Contact, account_id))
+    # Column queries, not ORM loads: this runs for every recipient of every event.
+    row = (await session.execute(select(*_CONTACT_COLUMNS).where(Contact.account_id == account_id))).first()
+    if row is None:
+        return None
+    return audience.Contact(account_id=row.account_id, name=row.name, email=row.email, phone=row.phone,
+                            email_verified=row.email_verified, phone_verified=row.phone_verified,
+                            locale=row.locale, kind=row.kind, agency_code=row.agency_code,
+                            roles=tuple(row.roles.split()))
 
 
 async def officials_with_role(session: AsyncSession, agency_code: str, role: str) -> list[audience.Contact]:
@@ -73,7 +84,8 @@ async def accounts_with_role(session: AsyncSession, role: str) -> list[audience.
 
 
 async def preferences_of(session: AsyncSession, account_id: str) -> audience.Preferences:
-    row = await session.get(Preference, account_id)
+    row = (await session.execute(select(Preference.inbox, Preference.email, Preference.sms, Preference.locale)
+                                 .where(Preference.account_id == account_id))).first()
     if row is None:
         return audience.Preferences()
     return audience.Preferences(inbox=row.inbox, email=row.email, sms=row.sms, locale=row.locale)

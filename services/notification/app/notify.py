@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from motcua.v1 import notification_pb2
@@ -42,15 +43,16 @@ async def notify(session: AsyncSession, templates: TemplateRegistry, *, source_i
     for channel in audience.channels_for(kind, prefs, contact):
         rendered = templates.render(kind, channel, locale, context)
         if channel == "inbox":
-            notice = Notification(id=str(uuid.uuid4()), account_id=account_id, event_id=source_id, event_type=kind,
-                                  subject=dossier_code, channel="inapp", title=rendered.title, body=rendered.body,
-                                  read=False, created_at=now, template_ref=rendered.ref)
-            session.add(notice)
+            notice_id = str(uuid.uuid4())
+            await session.execute(insert(Notification).values(
+                id=notice_id, account_id=account_id, event_id=source_id, event_type=kind, subject=dossier_code,
+                channel="inapp", title=rendered.title, body=rendered.body, read=False, created_at=now,
+                template_ref=rendered.ref))
             created.notices += 1
             INBOX_CREATED.inc()
             if dossier_code and kind in audience.LEGALLY_REQUIRED:
                 # The inbox is where a legally required notice is certain to arrive: the log says so.
-                await record_delivery_updated(session, delivery_id=notice.id, dossier_code=dossier_code,
+                await record_delivery_updated(session, delivery_id=notice_id, dossier_code=dossier_code,
                                               account_id=account_id, channel="inapp", destination_masked="",
                                               state=State.DELIVERED.value, event_type=kind, title=rendered.title)
                 created.events += 1
@@ -58,13 +60,13 @@ async def notify(session: AsyncSession, templates: TemplateRegistry, *, source_i
         destination = ""
         if contact is not None:
             destination = contact.email if channel == "email" else contact.phone
-        delivery = Delivery(id=str(uuid.uuid4()), source_id=source_id, account_id=account_id, channel=channel,
-                            destination=destination, destination_masked=mask(channel, destination),
-                            event_type=kind, dossier_code=dossier_code, title=rendered.title, body=rendered.body,
-                            template_ref=rendered.ref, state=State.CREATED.value, attempts=0, next_attempt_at=now,
-                            last_error="", created_at=now, updated_at=now)
-        session.add(delivery)
-        created.deliveries.append(delivery.id)
+        delivery_id = str(uuid.uuid4())
+        await session.execute(insert(Delivery).values(
+            id=delivery_id, source_id=source_id, account_id=account_id, channel=channel, destination=destination,
+            destination_masked=mask(channel, destination), event_type=kind, dossier_code=dossier_code,
+            title=rendered.title, body=rendered.body, template_ref=rendered.ref, state=State.CREATED.value,
+            attempts=0, next_attempt_at=now, last_error="", created_at=now, updated_at=now))
+        created.deliveries.append(delivery_id)
 
 
 async def record_delivery_updated(session: AsyncSession, *, delivery_id: str, dossier_code: str, account_id: str,
