@@ -263,6 +263,63 @@ async def explain(dsn: str, statement: str, params: tuple, *, repeat: int = 30) 
 
 # --- where the time goes -------------------------------------------------------------------
 
+class _Relay:
+    def wake(self):
+        pass
+
+
+async def profile_submits(url: str, catalogue_addr: str, citizen: dict, agency: str, n: int) -> tuple[float, str]:
+    """cProfile of ``n`` sequential submissions through the dossier service's use case and
+    its reply conversion, in this process, on the benchmark's database: where the
+    service's own time goes, without gRPC and the gateway. Returns (ms per submission, top)."""
+    import cProfile
+    import io
+    import pstats
+
+    import grpc
+
+    from motcua.v1.catalogue_pb2_grpc import CatalogueServiceStub
+    from services.dossier.api.servicer import dossier_to_proto
+    from services.dossier.app import queries
+    from services.dossier.app.context import DossierContext
+    from services.dossier.app.submit import SubmitCommand, submit_dossier
+    from services.platform.db import Database
+    from services.platform.principal import Principal
+
+    db = Database.connect(url)
+    channel = grpc.aio.insecure_channel(catalogue_addr)
+    try:
+        ctx = DossierContext(sessions=db.sessions, catalogue=CatalogueServiceStub(channel), relay=_Relay(),
+                             reads=db.reads)
+        principal = Principal(account_id=citizen["account_id"], kind=citizen.get("kind", "citizen"),
+                              name=citizen.get("name", ""), verification_level=int(citizen.get("vl", 1)))
+        prefix = uuid.uuid4().hex[:8]
+
+        async def one(i):
+            result = await submit_dossier(ctx, principal, SubmitCommand(
+                procedure_code=PROCEDURE, agency_code=agency, form_data_json="{}", channel=2,
+                idempotency_key=f"profile-{prefix}-{i}"))
+            dossier_to_proto(result.dossier, with_secret=True, flag=queries.flag_of(ctx, result.dossier), steps=())
+
+        for i in range(20):  # warm the caches (procedure, agency, prepared statements)
+            await one(-i - 1)
+        profiler = cProfile.Profile()
+        started = time.perf_counter()
+        profiler.enable()
+        for i in range(n):
+            await one(i)
+        profiler.disable()
+        per = (time.perf_counter() - started) * 1000 / n
+        out = io.StringIO()
+        stats = pstats.Stats(profiler, stream=out)
+        stats.sort_stats("tottime").print_stats(25)
+        stats.sort_stats("cumulative").print_stats(30)
+        return per, out.getvalue()
+    finally:
+        await channel.close()
+        await db.dispose()
+
+
 def _children(pid: int) -> set[int]:
     """pid and all its descendants (PostgreSQL's backends under the postmaster)."""
     parents = collections.defaultdict(list)
@@ -351,6 +408,8 @@ def main() -> int:
     ap.add_argument("--warmup", type=float, default=2)
     ap.add_argument("--later-page", type=int, default=50, help="the keyset page measured besides the first")
     ap.add_argument("--tracking-sample", type=int, default=2000)
+    ap.add_argument("--profile-submits", type=int, default=300,
+                    help="submissions profiled in-process with cProfile after the rounds (0: none)")
     ap.add_argument("--no-durable", action="store_true", help="keep fsync/synchronous_commit off while measuring")
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder (logs)")
     args = ap.parse_args()
@@ -493,6 +552,10 @@ def main() -> int:
                       f"p99 {r.p99_ms:7.2f} ms  requests {r.requests}  non-2xx {r.non_2xx}  "
                       f"socket errors {r.socket_errors}", flush=True)
         load_after = os.getloadavg()
+        profiled = None
+        if args.profile_submits > 0:
+            profiled = asyncio.run(profile_submits(pg.url("dossier"), system.addr("catalogue"), claims(citizen),
+                                                   agency, args.profile_submits))
 
         # --- report ---------------------------------------------------------------------
         print()
@@ -536,6 +599,12 @@ def main() -> int:
             ms = log_latencies(path, key, wanted, submit_since - 60)
             print(f"  {label:42} n={len(ms):7}  p50 {pct(ms, 0.5):8.2f}  p90 {pct(ms, 0.9):8.2f}  "
                   f"p99 {pct(ms, 0.99):8.2f}")
+
+        if profiled is not None:
+            per, top = profiled
+            print(f"\nThe dossier service's submit use case alone (in this process, under cProfile, "
+                  f"{args.profile_submits} sequential submissions): {per:.2f} ms each")
+            print(top)
 
         print("\nThe work queue's SQL as services.dossier.app.queries.work_queue sends it, with its plans:")
         for name, stmts in plans.items():

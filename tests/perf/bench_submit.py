@@ -99,8 +99,8 @@ def through_gateway(pg: TemporaryPostgres, args) -> None:
             agency = commune_code(client)
             code = plain_procedure(client)
             body = f'{{"procedure_code": "{code}", "agency_code": "{agency}", "form_data": {{}}}}'
-            check = client.post("/api/v1/dossiers", headers={"Authorization": f"Bearer {token}"},
-                                content=body, )
+            check = client.post("/api/v1/dossiers", content=body, headers={
+                "Authorization": f"Bearer {token}", "Content-Type": "application/json"})
             assert check.status_code == 201, check.text
             script = Path(tmp) / "submit.lua"
             script.write_text(SUBMIT_LUA % (_lua_str(token), _lua_str(body)))
@@ -125,12 +125,14 @@ def main() -> None:
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--profile", action="store_true")
     ap.add_argument("--skip-gateway", action="store_true")
+    ap.add_argument("--skip-in-process", action="store_true")
     args = ap.parse_args()
     with TemporaryPostgres() as pg:
         pg.create_database("dossier_inproc")
         url = pg.url("dossier_inproc")
         upgrade_to_head(MIGRATIONS, url)
-        asyncio.run(in_process(url, count=args.count, concurrency=args.concurrency, profile=args.profile))
+        if not args.skip_in_process:
+            asyncio.run(in_process(url, count=args.count, concurrency=args.concurrency, profile=args.profile))
         if not args.skip_gateway:
             through_gateway(pg, args)
 

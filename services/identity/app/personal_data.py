@@ -13,7 +13,7 @@ from sqlalchemy import select
 from services.identity.app.context import Identity
 from services.identity.app.records import audit
 from services.identity.store.models import Account, AuditEntry, Representation
-from services.platform.errors import NotFound, PermissionDenied
+from services.platform.errors import NotFound
 from services.platform.principal import Principal
 
 MAX_AUDIT_PAGE = 100
@@ -23,13 +23,24 @@ async def get_account(ctx: Identity, principal: Principal, account_id: str = "")
     wanted = account_id or principal.account_id
     async with ctx.sessions() as session:
         account = await session.get(Account, wanted)
-        if wanted != principal.account_id:
-            if not principal.is_official and wanted != principal.acting_for:
-                raise PermissionDenied("Bạn chỉ xem được tài khoản của mình.")
-            # An agency admin sees its own agency's officials; other accounts through a dossier only.
-    if account is None:
+    if account is None or not may_read(principal, account):
+        # The same answer whether the account is missing or someone else's.
         raise NotFound("Không tìm thấy tài khoản.")
     return account
+
+
+def may_read(principal: Principal, account: Account) -> bool:
+    """A person reads their own account and the body they act for; a city admin or operator
+    any account; an agency admin the officials of their own agency. Nobody else reads a
+    citizen's personal data through this call (officials see applicants through dossiers)."""
+    if account.id in (principal.account_id, principal.acting_for):
+        return True
+    if not principal.is_official:
+        return False
+    if principal.has_role("city_admin", "operator"):
+        return True
+    return (principal.has_role("agency_admin") and account.kind == "official"
+            and bool(principal.agency_code) and account.agency_code == principal.agency_code)
 
 
 def account_dict(a: Account) -> dict:
