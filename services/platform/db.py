@@ -51,7 +51,10 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
                                      pool_timeout=60)
         _tune_sqlite(engine)
         return engine
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    # No pre-ping: it costs a round trip on every checkout. A connection that PostgreSQL
+    # dropped fails one call (UNAVAILABLE, retried by the client) and the pool discards the
+    # rest; recycling keeps connections younger than any server-side idle limit.
+    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
 
 
 def _tune_sqlite(engine: AsyncEngine) -> None:

@@ -12,6 +12,7 @@ from contextvars import ContextVar
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+from sqlalchemy.exc import DBAPIError
 
 from services.platform.errors import ServiceError, Unauthenticated
 from services.platform.logging import get_logger, request_id_var
@@ -89,6 +90,12 @@ class _ContextInterceptor(grpc.aio.ServerInterceptor):
             except (grpc.aio.AbortError, asyncio.CancelledError):
                 code = context.code() or grpc.StatusCode.CANCELLED
                 raise
+            except DBAPIError as exc:
+                # A dropped database connection is worth a retry (the pool has discarded it);
+                # anything else from the database is a bug.
+                code = grpc.StatusCode.UNAVAILABLE if exc.connection_invalidated else grpc.StatusCode.INTERNAL
+                log.exception("rpc_failed", method=method)
+                await context.abort(code, "Lỗi hệ thống, vui lòng thử lại sau.")
             except Exception:
                 code = grpc.StatusCode.INTERNAL
                 log.exception("rpc_failed", method=method)
@@ -121,6 +128,12 @@ class _ContextInterceptor(grpc.aio.ServerInterceptor):
             except (grpc.aio.AbortError, asyncio.CancelledError):
                 code = context.code() or grpc.StatusCode.CANCELLED
                 raise
+            except DBAPIError as exc:
+                # A dropped database connection is worth a retry (the pool has discarded it);
+                # anything else from the database is a bug.
+                code = grpc.StatusCode.UNAVAILABLE if exc.connection_invalidated else grpc.StatusCode.INTERNAL
+                log.exception("rpc_failed", method=method)
+                await context.abort(code, "Lỗi hệ thống, vui lòng thử lại sau.")
             except Exception:
                 code = grpc.StatusCode.INTERNAL
                 log.exception("rpc_failed", method=method)

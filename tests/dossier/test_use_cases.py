@@ -218,6 +218,12 @@ async def test_a_dossier_goes_through_every_step_to_the_returned_result(env):
     async with ctx.sessions() as session:
         child = await session.get(Dossier, derived)
     assert child.parent_code == code and child.status_code == 2
+    # The other agency handles its part; its approval reports back in the original's log.
+    await act(ctx, official("u-dept-rec", "reception", agency=DEPARTMENT), derived, "assign", assignee_id="u-dp")
+    await act(ctx, official("u-dept-head", "approval", agency=DEPARTMENT), derived, "approve")
+    assert (await log_of(ctx, RECEPTION, code))[-1].action == "forward_result"
+    mine, total, _ = await queries.list_mine(ctx, who, token="", limit=10)
+    assert [r.code for r in mine] == [code] and total == 1  # the derived copy is not counted again
     await act(ctx, PROCESSOR, code, "complete_step", note="Sở đã có ý kiến")
     d = await act(ctx, PROCESSOR, code, "request_fees")
     assert d.status_code == 6 and d.fees_due_vnd == 8000

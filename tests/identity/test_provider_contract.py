@@ -6,6 +6,7 @@ provider's JWKS, issuer and audience) and must carry the claims of the contract.
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Callable
@@ -195,6 +196,20 @@ async def test_logout_ends_the_session(provider):
     await provider.logout(tokens.refresh_token)  # again: nothing to do, no error
     await provider.logout("not-a-refresh-token")
     assert (await provider.refresh(other.refresh_token)).access_token  # only that session ended
+
+
+async def test_concurrent_sign_ins_of_one_user_all_succeed(provider):
+    """Several devices (or a double click) signing in at once with the right password: every
+    one gets its own session, none is taken for an attack."""
+    user = a_user()
+    await provider.create_user(user, PASSWORD)
+    results = await asyncio.gather(*(provider.password_grant(user.username, PASSWORD) for _ in range(8)),
+                                   return_exceptions=True)
+    failures = [repr(r) for r in results if isinstance(r, BaseException)]
+    assert failures == []
+    assert len({t.refresh_token for t in results}) == 8
+    for tokens in results:
+        assert (await verify(provider, tokens.access_token))["account_id"] == user.account_id
 
 
 async def test_a_taken_username_is_already_exists(provider):

@@ -45,7 +45,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -410,7 +410,7 @@ def main() -> int:
     ap.add_argument("--tracking-sample", type=int, default=2000)
     ap.add_argument("--profile-submits", type=int, default=300,
                     help="submissions profiled in-process with cProfile after the rounds (0: none)")
-    ap.add_argument("--no-durable", action="store_true", help="keep fsync/synchronous_commit off while measuring")
+    ap.add_argument("--no-durable", action="store_true", help="run PostgreSQL with fsync, synchronous_commit and full_page_writes off")
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder (logs)")
     args = ap.parse_args()
 
@@ -485,7 +485,6 @@ def main() -> int:
         }
 
         # The exact SQL of each queue variant, and its plans.
-        from services.dossier.app.queries import decode_token  # noqa: F401 - same token format
         variants = {
             "queue_first": dict(account_id=rc["account_id"], roles=("reception",), token=""),
             "queue_overdue": dict(account_id=rc["account_id"], roles=("reception",), token="", overdue_only=True),

@@ -49,6 +49,7 @@ __all__ = [
     "KeycloakError",
     "KeycloakServer",
     "KeycloakUnavailable",
+    "RUNTIME_OPTIONS",
     "fetch",
     "find_java_home",
 ]
@@ -227,6 +228,12 @@ def _link_tree(src: Path, dest: Path) -> None:
 
 #: Options fixed at Keycloak's build step: a server started with the same ones reuses the build.
 BUILD_OPTIONS = ("--db=dev-mem", "--health-enabled=true")
+#: Run-time options production uses too (deploy/kubernetes/keycloak.yaml sets the same). With
+#: brute-force detection on, Keycloak 26 refuses every login of a user while another login of
+#: that user is in progress on the same server (``user_temporarily_disabled``), so a person
+#: signing in from two devices at once, or a double click, is refused: allow concurrent logins;
+#: failures still count, and the identity service throttles failed sign-ins itself.
+RUNTIME_OPTIONS = ("--spi-brute-force-protector--default-brute-force-detector--allow-concurrent-requests=true",)
 
 
 class KeycloakServer:
@@ -331,7 +338,7 @@ class KeycloakServer:
                 **self.extra_env,
             })
             argv = [
-                str(home / "bin" / "kc.sh"), "start-dev", "--import-realm", *BUILD_OPTIONS,
+                str(home / "bin" / "kc.sh"), "start-dev", "--import-realm", *BUILD_OPTIONS, *RUNTIME_OPTIONS,
                 "--http-host=127.0.0.1", f"--http-port={self.port}",
                 f"--http-management-port={self.management_port}",
                 "--hostname-strict=false", "--log-level=WARN,org.keycloak.services:INFO",

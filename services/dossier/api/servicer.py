@@ -59,7 +59,7 @@ class DossierServicer(dossier_pb2_grpc.DossierServiceServicer):
         self._ctx = ctx
 
     async def _view(self, d: Dossier, *, with_secret: bool) -> dossier_pb2.Dossier:
-        terms = self._ctx.procedures._versions.get((d.procedure_code, d.procedure_version))
+        terms = self._ctx.procedures.cached(d.procedure_code, d.procedure_version)
         if terms is None:
             try:
                 terms = await self._ctx.procedures.version(d.procedure_code, d.procedure_version)

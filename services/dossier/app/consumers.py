@@ -39,7 +39,6 @@ async def on_procedure(ctx: DossierContext, envelope: events_pb2.EventEnvelope) 
         if not await first_delivery(session, processed_events, PROCEDURES_CONSUMER, envelope.event_id):
             return
         await upsert_snapshot(session, message.procedure, status)
-    ctx.procedures._remember(message.procedure, status)
     ctx.procedures.learned(message.procedure, status)
 
 

@@ -185,8 +185,21 @@ async def _pay(ctx, session, principal, d, cmd, terms, target, now) -> Effect:
 
 
 async def _approve(ctx, session, principal, d, cmd, terms, target, now) -> Effect:
+    if d.parent_code:
+        await _tell_parent(session, principal, d, f"Cơ quan {d.agency_code} đã giải quyết xong phần liên thông "
+                                                  f"(hồ sơ {d.code})", now)
     return Effect(values={"finished_at": d.finished_at or now, "step_due_at": None,
                           "step_index": max(len(terms.workflow), d.step_index or 0)})
+
+
+async def _tell_parent(session, principal, d: Dossier, note: str, now) -> None:
+    """An inter-agency dossier reports back in its original's log (liên thông)."""
+    parent = await session.get(Dossier, d.parent_code)
+    if parent is None:
+        return
+    await append_log(session, dossier_code=parent.code, at=now, actor_id=principal.account_id,
+                     actor_name=principal.name, actor_role=principal.roles[0] if principal.roles else RECEPTION,
+                     action="forward_result", status_code=parent.status_code, note=note)
 
 
 async def _result_ready(ctx, session, principal, d, cmd, terms, target, now) -> Effect:

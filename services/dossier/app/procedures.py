@@ -132,8 +132,12 @@ class ProcedureDirectory:
             await upsert_snapshot(session, procedure, status)
         self._remember(procedure, status)
 
+    def cached(self, code: str, version: int) -> ProcedureTerms | None:
+        return self._versions.get((code, version))
+
     def learned(self, procedure: catalogue_pb2.Procedure, status: str) -> None:
         """An event told us the current state: trust it until the next event."""
+        self._remember(procedure, status)
         if status == "published":
             self._current[procedure.code] = (procedure.version, float("inf"))
         else:

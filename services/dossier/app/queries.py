@@ -52,8 +52,9 @@ async def get_dossier(ctx: DossierContext, principal: Principal, code: str) -> D
 
 
 async def list_mine(ctx: DossierContext, principal: Principal, *, token: str, limit: int, status_code: int = 0):
-    """The applicant's dossiers, newest first; the next page starts after the last one seen."""
-    where = [Dossier.applicant_id == principal.applicant_id]
+    """The applicant's dossiers, newest first; the next page starts after the last one seen.
+    Inter-agency copies are left out: the applicant follows them through the original."""
+    where = [Dossier.applicant_id == principal.applicant_id, Dossier.parent_code.is_(None)]
     if status_code:
         where.append(Dossier.status_code == status_code)
     total_where = list(where)

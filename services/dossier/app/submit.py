@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from services.dossier.app.access import APPLICANT_KINDS
@@ -18,7 +19,7 @@ from services.dossier.app.context import DossierContext
 from services.dossier.app.events import status_event
 from services.dossier.app.procedures import ProcedureDirectory
 from services.dossier.domain import codes
-from services.dossier.domain.lifecycle import APPLICANT, ONLINE, RECEPTION, Status, may_submit
+from services.dossier.domain.lifecycle import APPLICANT, RECEPTION, Status, may_submit
 from services.dossier.domain.procedure import (
     ProcedureTerms,
     document_problems,
@@ -187,6 +188,13 @@ async def _replay(session, principal: Principal, cmd: SubmitCommand, fingerprint
     return await session.get(Dossier, row.response.decode())
 
 
+async def _key_used(connection, principal: Principal, cmd: SubmitCommand) -> bool:
+    keys = IdempotencyKey.__table__
+    found = await connection.scalar(select(keys.c.key).where(keys.c.principal_id == principal.account_id,
+                                                             keys.c.key == cmd.idempotency_key))
+    return found is not None
+
+
 CHANNEL_TEXT = {CHANNEL_ONLINE: "trực tuyến", CHANNEL_IN_PERSON: "trực tiếp", CHANNEL_POST: "qua bưu chính"}
 
 
@@ -197,10 +205,12 @@ async def _write(ctx, principal, cmd, role, applicant_id, applicant_name, terms:
     serialises an agency's submissions of the day, is held for two round trips."""
     day = codes.day_key(now)
     async with ctx.sessions() as session, session.begin():
-        replay = await _replay(session, principal, cmd, fingerprint)
-        if replay is not None:
-            return Submitted(replay, True)
-        sequence = await next_sequence(session, agency_code or "-", day)
+        connection = await session.connection()  # Core statements: no ORM work on the hot path
+        if cmd.idempotency_key and await _key_used(connection, principal, cmd):
+            replay = await _replay(session, principal, cmd, fingerprint)
+            if replay is not None:
+                return Submitted(replay, True)
+        sequence = await next_sequence(connection, agency_code or "-", day)
         code = codes.dossier_code(agency_code, day, sequence)
         attached = []
         if cmd.document_ids:

@@ -17,7 +17,9 @@ from services.platform.errors import Conflict
 async def next_sequence(session: AsyncSession, agency_code: str, day: str) -> int:
     """Bump the agency's counter for the day in one statement. The row stays locked until
     the transaction ends, and a rollback returns the number: no gaps, no duplicates."""
-    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+    # ``session`` may be an AsyncSession or, on the lean submit path, its AsyncConnection.
+    name = session.dialect.name if hasattr(session, "dialect") else session.bind.dialect.name
+    dialect = postgresql if name == "postgresql" else sqlite
     stmt = dialect.insert(CodeSequence).values(agency_code=agency_code, day=day, last_value=1)
     stmt = stmt.on_conflict_do_update(
         index_elements=[CodeSequence.agency_code, CodeSequence.day],
