@@ -13,7 +13,8 @@ def main() -> None:
     configure_logging("gateway", platform_settings().log_level)
     gw = gateway_settings()
     uvicorn.run("gateway.app:create_app", factory=True, host=gw.host, port=gw.port, workers=gw.workers,
-                log_level="warning", access_log=False, timeout_graceful_shutdown=5)
+                log_level="warning", access_log=False, timeout_graceful_shutdown=5,
+                proxy_headers=True, forwarded_allow_ips=gw.forwarded_allow_ips)
 
 
 if __name__ == "__main__":

@@ -6,90 +6,38 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
 import grpc
-import jwt
 from fastapi import Request
 
 from gateway.problems import Problem
 from motcua.v1 import identity_pb2
+from services.platform import tokens
+from services.platform.client_address import CLIENT_ADDRESS_KEY, sign_client_address
+from services.platform.errors import Unauthenticated
+from services.platform.grpc_server import FIELDS_METADATA_KEY
 from services.platform.principal import METADATA_KEY, Principal, encode_principal
 
-JwksSource = Callable[[], Awaitable[tuple[dict, str, str]]]
+JwksSource = tokens.JwksSource
 
+class TokenVerifier(tokens.TokenVerifier):
+    """The shared verifier (services.platform.tokens), its failures as the API's 401 problem."""
 
-class TokenVerifier:
-    def __init__(self, source: JwksSource, *, refresh_seconds: float = 10.0, leeway: float = 30.0,
-                 max_age_seconds: float = 300.0):
-        self._source = source
-        # Keys are refetched at least this often, so retired keys stop verifying and new ones are known.
-        self._max_age = max_age_seconds
-        self._keys: dict[str, jwt.PyJWK] = {}
-        self._issuer = ""
-        self._audience = ""
-        self._refreshed_at = 0.0
-        self._jwks: dict = {"keys": []}
-        self._refresh_seconds = refresh_seconds
-        self._leeway = leeway
-
-    async def refresh(self) -> None:
-        jwks, issuer, audience = await self._source()
-        self._keys = {k["kid"]: jwt.PyJWK(k) for k in jwks.get("keys", []) if "kid" in k}
-        self._issuer, self._audience = issuer, audience
-        self._jwks = jwks
-        self._refreshed_at = time.monotonic()
-
-    async def jwks(self) -> dict:
-        if not self._refreshed_at or time.monotonic() - self._refreshed_at > self._refresh_seconds:
-            await self.refresh()
-        return self._jwks
-
-    @property
-    def issuer(self) -> str:
-        return self._issuer
+    def __init__(self, source: tokens.JwksSource, **kwargs):
+        super().__init__(source, **kwargs)
+        self._provider_of = source
 
     @property
     def provider(self) -> str:
         """local or keycloak, as identity reported with the keys."""
-        return getattr(self._source, "provider", "") or "local"
-
-    async def _key(self, kid: str) -> jwt.PyJWK:
-        if self._refreshed_at and time.monotonic() - self._refreshed_at > self._max_age:
-            try:
-                await self.refresh()
-            except Exception:  # identity away: keep verifying with the keys we have
-                self._refreshed_at = time.monotonic() - self._max_age + self._refresh_seconds
-        key = self._keys.get(kid)
-        if key is None and time.monotonic() - self._refreshed_at > self._refresh_seconds:
-            await self.refresh()
-            key = self._keys.get(kid)
-        if key is None:
-            raise Problem(401, "Phiên đăng nhập không hợp lệ, vui lòng đăng nhập lại.",
-                          headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
-        return key
+        return getattr(self._provider_of, "provider", "") or "local"
 
     async def verify(self, token: str) -> dict:
         try:
-            header = jwt.get_unverified_header(token)
-        except jwt.PyJWTError as exc:
-            raise _invalid() from exc
-        key = await self._key(str(header.get("kid", "")))
-        try:
-            return jwt.decode(
-                token, key.key, algorithms=["RS256", "ES256"], audience=self._audience, issuer=self._issuer,
-                leeway=self._leeway, options={"require": ["exp", "iat", "sub", "iss", "aud"]},
-            )
-        except jwt.ExpiredSignatureError as exc:
-            raise Problem(401, "Phiên đăng nhập đã hết hạn, vui lòng đăng nhập lại.",
-                          headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}) from exc
-        except jwt.PyJWTError as exc:
-            raise _invalid() from exc
-
-
-def _invalid() -> Problem:
-    return Problem(401, "Mã truy cập không hợp lệ.", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+            return await super().verify(token)
+        except Unauthenticated as exc:
+            raise Problem(401, exc.message, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}) from exc
 
 
 @dataclass(frozen=True)
@@ -160,16 +108,31 @@ async def caller(request: Request) -> Caller:
         raise Problem(401, "Cần đăng nhập để thực hiện thao tác này.", headers={"WWW-Authenticate": "Bearer"})
     state = request.app.state
     claims = await state.verifier.verify(token.strip())
+    if str(claims.get("kind", "")) == "service":
+        # A commune system's token is for ResolveApplicant over gRPC only, never a caller of the API.
+        raise Problem(403, "Mã truy cập của hệ thống không dùng được cho API này.",
+                      errors={"Authorization": "machine-client token"})
     principal = principal_from_claims(claims)
     body_id = request.headers.get(ACTING_FOR_HEADER, "").strip()
     if body_id:
         principal = await _acting_for(request, principal, body_id)
     signed = encode_principal(principal, state.internal_secret)
-    return Caller(principal, ((METADATA_KEY, signed),))
+    return Caller(principal, ((METADATA_KEY, signed), *client_metadata(request)))
 
 
 def client_address(request: Request) -> str:
+    """The caller's address. Behind the ingress uvicorn takes it from X-Forwarded-For, but only
+    when the connection comes from a trusted proxy (MOTCUA_GATEWAY_FORWARDED_ALLOW_IPS)."""
     return request.client.host if request.client else ""
+
+
+def client_metadata(request: Request) -> tuple[tuple[str, str], ...]:
+    """The client address signed for the services: identity counts sign-in failures per address
+    and believes only an address the gateway signed."""
+    address = client_address(request)
+    if not address:
+        return ()
+    return ((CLIENT_ADDRESS_KEY, sign_client_address(address, request.app.state.internal_secret)),)
 
 
 def jwks_from_identity(identity_stub) -> JwksSource:
@@ -181,3 +144,18 @@ def jwks_from_identity(identity_stub) -> JwksSource:
     fetch.provider = ""
 
     return fetch
+
+
+async def call_with_retry_after(rpc, message, **kwargs):
+    """A 429 from identity keeps its real Retry-After (the wait the back-off chose)."""
+    try:
+        return await rpc(message, **kwargs)
+    except grpc.aio.AioRpcError as exc:
+        if exc.code() != grpc.StatusCode.RESOURCE_EXHAUSTED:
+            raise
+        fields = {}
+        for key, value in exc.trailing_metadata() or ():
+            if key == FIELDS_METADATA_KEY:
+                fields = json.loads(value)
+        wait = str(fields.get("retry_after", "60"))
+        raise Problem(429, exc.details(), errors=fields, headers={"Retry-After": wait}) from exc

@@ -17,6 +17,10 @@ class GatewaySettings(BaseSettings):
     # How often an unknown key id may trigger a JWKS refresh.
     jwks_refresh_seconds: float = 10.0
     workers: int = 1
+    # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated addresses or
+    # CIDR ranges, or "*"): the ingress in production. Anyone else's headers are ignored, so the
+    # client address that throttles sign-ins is the real peer, not a value the caller chose.
+    forwarded_allow_ips: str = "127.0.0.1"
 
 
 @lru_cache

@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse
 from pydantic import Field
 
 from gateway import views
-from gateway.auth import Caller, caller, client_address
+from gateway.auth import Caller, call_with_retry_after as _call, caller, client_address, client_metadata
 from gateway.schemas import RegisterCitizen, Strict
 from motcua.v1 import identity_pb2
 
@@ -48,22 +48,22 @@ def account_view(a: identity_pb2.Account) -> dict:
 
 @router.post("/accounts", status_code=201, summary="Đăng ký tài khoản công dân")
 async def register(body: RegisterCitizen, request: Request):
-    reply = await request.app.state.clients.identity.RegisterCitizen(identity_pb2.RegisterCitizenRequest(
-        **body.model_dump()))
+    reply = await _call(request.app.state.clients.identity.RegisterCitizen, identity_pb2.RegisterCitizenRequest(
+        **body.model_dump()), metadata=client_metadata(request))
     return JSONResponse(account_view(reply.account), status_code=201)
 
 
 @router.post("/accounts/businesses", status_code=201,
              summary="Đăng ký tài khoản doanh nghiệp (người đăng ký là người đại diện theo pháp luật)")
 async def register_business(body: RegisterBody, request: Request, who: Caller = Depends(caller)):
-    reply = await request.app.state.clients.identity.RegisterBusiness(identity_pb2.RegisterBusinessRequest(
+    reply = await _call(request.app.state.clients.identity.RegisterBusiness, identity_pb2.RegisterBusinessRequest(
         **body.model_dump(), client_address=client_address(request)), metadata=who.metadata)
     return JSONResponse(account_view(reply.account), status_code=201)
 
 
 @router.post("/accounts/organisations", status_code=201, summary="Đăng ký tài khoản tổ chức")
 async def register_organisation(body: RegisterBody, request: Request, who: Caller = Depends(caller)):
-    reply = await request.app.state.clients.identity.RegisterOrganisation(identity_pb2.RegisterOrganisationRequest(
+    reply = await _call(request.app.state.clients.identity.RegisterOrganisation, identity_pb2.RegisterOrganisationRequest(
         **body.model_dump(), client_address=client_address(request)), metadata=who.metadata)
     return JSONResponse(account_view(reply.account), status_code=201)
 

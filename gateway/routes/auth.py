@@ -3,19 +3,15 @@ identity verification; and /auth/*, the embedded issuer's OIDC discovery documen
 
 from __future__ import annotations
 
-import json
-
-import grpc
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import Field
 
-from gateway.auth import Caller, caller, client_address
+from gateway.auth import Caller, call_with_retry_after, caller, client_address, client_metadata
 from gateway.problems import Problem
 from gateway.routes.accounts import account_view
 from gateway.schemas import Strict
 from motcua.v1 import identity_pb2
-from services.platform.grpc_server import FIELDS_METADATA_KEY
 
 router = APIRouter(tags=["Đăng nhập"])
 
@@ -45,19 +41,7 @@ class Code(Strict):
     code: str = Field(min_length=1, max_length=12)
 
 
-async def _call(rpc, message, **kwargs):
-    """A 429 from identity keeps its real Retry-After (the wait the back-off chose)."""
-    try:
-        return await rpc(message, **kwargs)
-    except grpc.aio.AioRpcError as exc:
-        if exc.code() != grpc.StatusCode.RESOURCE_EXHAUSTED:
-            raise
-        fields = {}
-        for key, value in exc.trailing_metadata() or ():
-            if key == FIELDS_METADATA_KEY:
-                fields = json.loads(value)
-        wait = str(fields.get("retry_after", "60"))
-        raise Problem(429, exc.details(), errors=fields, headers={"Retry-After": wait}) from exc
+_call = call_with_retry_after
 
 
 def _tokens(reply, *, scope: str = "") -> JSONResponse:
@@ -98,21 +82,23 @@ async def token(request: Request):
     grant = data.get("grant_type", "password")
     identity = request.app.state.clients.identity
     address = client_address(request)
+    signed = client_metadata(request)
     if grant == "password":
         unknown = set(data) - {"grant_type", "username", "password", "scope", "client_id"}
         if unknown:
             raise Problem(422, "Có trường không được hỗ trợ.", errors={k: "unknown field" for k in unknown})
         reply = await _call(identity.IssueToken, identity_pb2.IssueTokenRequest(
-            username=_text(data, "username", 254), password=_text(data, "password", 128), client_address=address))
+            username=_text(data, "username", 254), password=_text(data, "password", 128), client_address=address),
+            metadata=signed)
         return _tokens(reply)
     if grant == "refresh_token":
         reply = await _call(identity.RefreshToken, identity_pb2.RefreshTokenRequest(
-            refresh_token=_text(data, "refresh_token", 4096), client_address=address))
+            refresh_token=_text(data, "refresh_token", 4096), client_address=address), metadata=signed)
         return _tokens(reply)
     if grant == "client_credentials":
         reply = await _call(identity.IssueClientToken, identity_pb2.IssueClientTokenRequest(
             client_id=_text(data, "client_id", 100), client_secret=_text(data, "client_secret", 256),
-            client_address=address))
+            client_address=address), metadata=signed)
         return _tokens(reply, scope=reply.scope)
     raise Problem(400, "grant_type không được hỗ trợ.", errors={"grant_type": "unsupported"})
 
@@ -120,7 +106,7 @@ async def token(request: Request):
 @router.post("/api/v1/auth/refresh", summary="Làm mới phiên (mã làm mới dùng một lần)")
 async def refresh(body: Refresh, request: Request):
     reply = await request.app.state.clients.identity.RefreshToken(identity_pb2.RefreshTokenRequest(
-        refresh_token=body.refresh_token, client_address=client_address(request)))
+        refresh_token=body.refresh_token, client_address=client_address(request)), metadata=client_metadata(request))
     return _tokens(reply)
 
 
@@ -133,22 +119,22 @@ async def logout(body: Refresh, request: Request):
 @router.post("/api/v1/auth/password-reset", status_code=202, summary="Yêu cầu mã đặt lại mật khẩu")
 async def password_reset(body: ResetStart, request: Request):
     await request.app.state.clients.identity.StartPasswordReset(identity_pb2.StartPasswordResetRequest(
-        username=body.username, client_address=client_address(request)))
+        username=body.username, client_address=client_address(request)), metadata=client_metadata(request))
     return JSONResponse({"detail": "Nếu tài khoản tồn tại, mã xác nhận đã được gửi tới số điện thoại "
                                    "hoặc thư điện tử đã đăng ký."}, status_code=202)
 
 
 @router.post("/api/v1/auth/password-reset/confirm", status_code=204, summary="Đặt lại mật khẩu bằng mã")
 async def password_reset_confirm(body: ResetConfirm, request: Request):
-    await request.app.state.clients.identity.ResetPassword(identity_pb2.ResetPasswordRequest(
+    await _call(request.app.state.clients.identity.ResetPassword, identity_pb2.ResetPasswordRequest(
         username=body.username, code=body.code, new_password=body.new_password,
-        client_address=client_address(request)))
+        client_address=client_address(request)), metadata=client_metadata(request))
     return JSONResponse(None, status_code=204)
 
 
 @router.post("/api/v1/auth/password", status_code=204, summary="Đổi mật khẩu")
 async def change_password(body: ChangePassword, request: Request, who: Caller = Depends(caller)):
-    await request.app.state.clients.identity.ChangePassword(identity_pb2.ChangePasswordRequest(
+    await _call(request.app.state.clients.identity.ChangePassword, identity_pb2.ChangePasswordRequest(
         current_password=body.current_password, new_password=body.new_password,
         client_address=client_address(request)), metadata=who.metadata)
     return JSONResponse(None, status_code=204)

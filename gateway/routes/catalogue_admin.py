@@ -10,6 +10,8 @@ from pathlib import PurePath
 from fastapi import APIRouter, Body, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
 from google.protobuf import json_format
+from google.protobuf.timestamp_pb2 import Timestamp
+from pydantic import BaseModel, Field
 
 from gateway import views
 from gateway.auth import Caller, caller
@@ -31,6 +33,17 @@ async def city_admin(who: Caller = Depends(caller)) -> Caller:
     if not (who.principal.is_official and who.principal.has_role("city_admin")):
         raise Problem(403, "Chỉ quản trị viên của Thành phố được quản trị danh mục thủ tục.")
     return who
+
+
+class PublishBody(BaseModel):
+    """Optional; without ``effective_from`` the version is in force at once."""
+
+    effective_from: str | None = Field(None, max_length=64, description="ISO 8601 with a time zone; not in the past")
+
+
+class RetireBody(BaseModel):
+    effective_to: str | None = Field(None, max_length=64, description="ISO 8601 with a time zone; default now")
+    reason: str | None = Field(None, max_length=1000)
 
 
 def _procedure(body: dict, *, code: str = "", version: int = 0) -> catalogue_pb2.Procedure:
@@ -61,8 +74,6 @@ def _timestamp(value: str | None, field: str):
         raise Problem(422, f"{field} phải là ngày giờ ISO 8601.", errors={field: "invalid date-time"}) from exc
     if moment.tzinfo is None:
         raise Problem(422, f"{field} phải nêu múi giờ (ví dụ +07:00).", errors={field: "timezone required"})
-    from google.protobuf.timestamp_pb2 import Timestamp
-
     ts = Timestamp()
     ts.FromDatetime(moment)
     return ts
@@ -124,10 +135,10 @@ async def update_draft(code: str, version: int, request: Request, body: dict = B
 
 
 @router.post("/procedures/{code}/versions/{version}/publish", summary="Công bố bản nháp")
-async def publish(code: str, version: int, request: Request, body: dict | None = Body(None),
+async def publish(code: str, version: int, request: Request, body: PublishBody | None = Body(None),
                   who: Caller = Depends(city_admin)):
     msg = catalogue_pb2.PublishProcedureRequest(code=code, version=version)
-    ts = _timestamp((body or {}).get("effective_from"), "effective_from")
+    ts = _timestamp(body.effective_from if body else None, "effective_from")
     if ts is not None:
         msg.effective_from.CopyFrom(ts)
     reply = await request.app.state.clients.catalogue.PublishProcedure(msg, metadata=who.metadata)
@@ -135,14 +146,11 @@ async def publish(code: str, version: int, request: Request, body: dict | None =
 
 
 @router.post("/procedures/{code}/versions/{version}/retire", summary="Bãi bỏ một phiên bản đã công bố")
-async def retire(code: str, version: int, request: Request, body: dict | None = Body(None),
+async def retire(code: str, version: int, request: Request, body: RetireBody | None = Body(None),
                  who: Caller = Depends(city_admin)):
-    body = body or {}
-    reason = body.get("reason") or ""
-    if not isinstance(reason, str):
-        raise Problem(422, "Lý do phải là văn bản.", errors={"reason": "must be a string"})
-    msg = catalogue_pb2.RetireProcedureRequest(code=code, version=version, reason=reason)
-    ts = _timestamp(body.get("effective_to"), "effective_to")
+    body = body or RetireBody()
+    msg = catalogue_pb2.RetireProcedureRequest(code=code, version=version, reason=body.reason or "")
+    ts = _timestamp(body.effective_to, "effective_to")
     if ts is not None:
         msg.effective_to.CopyFrom(ts)
     reply = await request.app.state.clients.catalogue.RetireProcedure(msg, metadata=who.metadata)

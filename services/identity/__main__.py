@@ -8,6 +8,7 @@ from pathlib import Path
 
 from motcua.v1 import catalogue_pb2_grpc, identity_pb2, identity_pb2_grpc, notification_pb2_grpc
 from services.identity.api.servicer import IdentityServicer
+from services.identity.app.business_registry import make_business_registry
 from services.identity.app.context import Identity
 from services.identity.app.demo import DEMO_MACHINE_CLIENT, load_demo_accounts
 from services.identity.app.national_identity import make_national_source
@@ -31,7 +32,8 @@ MIGRATIONS = Path(__file__).parent / "store" / "migrations"
 async def main(stop: asyncio.Event) -> None:
     settings = platform_settings()
     ids = identity_settings()
-    demo = os.environ.get("MOTCUA_DEMO_DATA", "1") == "1"
+    # Demo accounts (known passwords) only when asked: `make run` and the tests' embedded system ask.
+    demo = os.environ.get("MOTCUA_DEMO_DATA", "0") == "1"
     if demo and ids.provider == "local":
         ids = ids.model_copy(update={"machine_clients": [*ids.machine_clients, DEMO_MACHINE_CLIENT]})
     db = Database.connect(settings.database_url(NAME))
@@ -51,10 +53,11 @@ async def main(stop: asyncio.Event) -> None:
         agencies=CatalogueAgencies(catalogue_pb2_grpc.CatalogueServiceStub(catalogue_channel)),
         national=make_national_source(ids.national_identity, ids.national_identity_sandbox_file),
         settings=ids,
+        business_registry=make_business_registry(ids.business_registry, ids.business_registry_sandbox_file),
     )
 
     server = ServiceServer(name=NAME, addr=settings.identity_addr, secret=settings.internal_token_secret)
-    identity_pb2_grpc.add_IdentityServiceServicer_to_server(IdentityServicer(ctx), server.server)
+    identity_pb2_grpc.add_IdentityServiceServicer_to_server(IdentityServicer(ctx, internal_secret=settings.internal_token_secret), server.server)
     server.add_services([identity_pb2.DESCRIPTOR.services_by_name["IdentityService"].full_name])
     server.add_health_check("database", db.ping)
     server.run_in_background(relay.run())

@@ -43,6 +43,12 @@ class IdentitySettings(BaseSettings):
     # Optional JSON file of people the sandbox knows ({"identity_number", "full_name", "date_of_birth"});
     # without one the sandbox confirms any record whose number matches its date of birth.
     national_identity_sandbox_file: str = ""
+    # Who represents a tax code: sandbox (embedded; confirms every claim, or those in the optional
+    # JSON file of {"tax_code", "identity_number"}) or none (claims stay unconfirmed).
+    business_registry: str = "sandbox"
+    business_registry_sandbox_file: str = ""
+    # Registrations accepted per client address an hour (stops bulk probing of which numbers have accounts).
+    registrations_per_address_hour: int = 20
 
 
 @lru_cache

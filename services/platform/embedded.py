@@ -90,6 +90,9 @@ class EmbeddedSystem:
     var_dir: Path
     ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_PORTS))
     extra_env: dict[str, str] = field(default_factory=dict)
+    # Demo accounts with known passwords (MOTCUA_DEMO_DATA=1): on for `make run` and the tests that
+    # start this system; the services themselves default to off.
+    demo_data: bool = True
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
 
     @classmethod
@@ -116,6 +119,7 @@ class EmbeddedSystem:
         })
         for name in SERVICES:
             env[f"MOTCUA_{name.upper()}_ADDR"] = self.addr(name)
+        env["MOTCUA_DEMO_DATA"] = "1" if self.demo_data else "0"
         env.update(self.extra_env)
         return env
 
@@ -219,7 +223,7 @@ def main() -> None:
     from services.identity.app.demo import DEMO_ACCOUNTS, DEMO_COMMUNE, DEMO_PASSWORD
 
     var_dir = Path(os.environ.get("MOTCUA_VAR_DIR", REPO_ROOT / "var"))
-    system = EmbeddedSystem(var_dir=var_dir)
+    system = EmbeddedSystem(var_dir=var_dir, demo_data=True)
     stopping = False
 
     def _stop(*_):

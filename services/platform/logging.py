@@ -24,9 +24,22 @@ def mask_personal_numbers(text: str) -> str:
     return _PERSONAL_NUMBER.sub(lambda m: "*" * (len(m.group(0)) - 3) + m.group(3), text)
 
 
+# An email address keeps the first letter of its local part and its domain: an.nguyen@x.vn -> a*******@x.vn.
+_EMAIL = re.compile(r"([A-Za-z0-9._%+-])([A-Za-z0-9._%+-]*)@([A-Za-z0-9.-]+\.[A-Za-z]{2,})")
+
+
+def mask_emails(text: str) -> str:
+    return _EMAIL.sub(lambda m: f"{m.group(1)}{'*' * len(m.group(2))}@{m.group(3)}", text)
+
+
+def mask_personal_data(text: str) -> str:
+    """Personal numbers and email addresses, as every log line masks them."""
+    return mask_personal_numbers(mask_emails(text))
+
+
 def _mask(value):
     if isinstance(value, str):
-        return mask_personal_numbers(value)
+        return mask_personal_data(value)
     if isinstance(value, dict):
         return {k: _mask(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

@@ -1,5 +1,6 @@
 """The realm file of deploy/keycloak is valid JSON and keeps what the identity service and the
-gateway rely on: the clients, the roles, the claims of the access tokens and the security settings.
+gateway rely on: the clients, the roles, the claims of the access tokens and the security settings;
+and Kubernetes runs the Keycloak the tests run, with this realm and the secrets it reads.
 
 (That Keycloak really imports it and issues such tokens is tested against a real server in
 tests/identity/test_provider_contract.py.)"""
@@ -11,9 +12,11 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from services.identity.providers.base import AUDIENCE, SCOPE_RESOLVE_APPLICANT
 from services.identity.providers.keycloak import OFFICIAL_ROLES, KeycloakSettings
+from tests.servers.keycloak import KEYCLOAK_VERSION, RUNTIME_OPTIONS
 
 REPO = Path(__file__).resolve().parents[2]
 REALM_FILE = REPO / "deploy" / "keycloak" / "motcua-realm.json"
@@ -93,7 +96,30 @@ def test_commune_system_client_has_the_resolve_scope(realm):
     hardcoded = {m["config"]["claim.name"]: m["config"]["claim.value"] for m in commune["protocolMappers"]
                  if m["protocolMapper"] == "oidc-hardcoded-claim-mapper"}
     assert hardcoded["kind"] == "service" and hardcoded["account_id"] == "commune-068.00.99.H29"
-    assert hardcoded["agency"] == "068.00.99.H29"
+    assert hardcoded["vl"] == "0" and hardcoded["name"]
+    # As the embedded issuer: no agency for a machine client (its table has none).
+    assert "agency" not in hardcoded
+
+
+def test_machine_clients_get_the_service_claims_not_a_persons(realm):
+    """The embedded issuer writes the client id into `preferred_username` and `client_id`; Keycloak
+    would write its service-account user name (service-account-...) through the person scope."""
+    machines = [c for c in realm["clients"]
+                if c.get("serviceAccountsEnabled") and c["clientId"] != KeycloakSettings().admin_client_id]
+    assert machines
+    for machine in machines:
+        assert "motcua-service" in machine["defaultClientScopes"] and "motcua" not in machine["defaultClientScopes"]
+        assert not any(m["config"].get("claim.name") in ("preferred_username", "client_id")
+                       for m in machine.get("protocolMappers", []))
+    service = scope(realm, "motcua-service")
+    by_claim = {m["config"].get("claim.name"): m for m in service["protocolMappers"]}
+    for claim in ("client_id", "preferred_username"):
+        assert by_claim[claim]["protocolMapper"] == "oidc-usersessionmodel-note-mapper"
+        assert by_claim[claim]["config"]["user.session.note"] == "client_id"
+        assert by_claim[claim]["config"]["access.token.claim"] == "true"
+    (audience,) = [m for m in service["protocolMappers"] if m["protocolMapper"] == "oidc-audience-mapper"]
+    assert audience["config"]["included.custom.audience"] == AUDIENCE
+    assert any(m["protocolMapper"] == "oidc-sub-mapper" for m in service["protocolMappers"])
 
 
 def test_every_secret_is_a_placeholder(realm):
@@ -107,7 +133,7 @@ def test_every_secret_is_a_placeholder(realm):
 def test_access_tokens_carry_the_contract_claims(realm):
     motcua = scope(realm, "motcua")
     for c in realm["clients"]:
-        if c["clientId"] != KeycloakSettings().admin_client_id:
+        if not c.get("serviceAccountsEnabled"):  # the clients people sign in through
             assert "motcua" in c["defaultClientScopes"], c["clientId"]
     mappers = {m["name"]: m for m in motcua["protocolMappers"]}
     by_claim = {m["config"].get("claim.name"): m for m in motcua["protocolMappers"]}
@@ -144,3 +170,70 @@ def test_vneid_federation_is_documented_and_disabled(realm):
     for key in ("authorizationUrl", "tokenUrl", "jwksUrl", "issuer"):
         assert "REPLACE-PER-DEPLOYMENT" in vneid["config"][key] and ".invalid" in vneid["config"][key]
     assert vneid["config"]["pkceMethod"] == "S256"
+
+
+# --- how Kubernetes runs Keycloak with this realm (deploy/kubernetes/keycloak.yaml) -------------
+
+KUBERNETES = REPO / "deploy" / "kubernetes"
+
+
+def _documents(name: str) -> list[dict]:
+    return [d for d in yaml.safe_load_all((KUBERNETES / name).read_text()) if d]
+
+
+def _keycloak_container() -> dict:
+    (deployment,) = [d for d in _documents("keycloak.yaml") if d["kind"] == "Deployment"]
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    return container
+
+
+def test_kubernetes_runs_the_tested_keycloak_in_production_mode():
+    container = _keycloak_container()
+    assert container["image"] == f"quay.io/keycloak/keycloak:{KEYCLOAK_VERSION}"
+    assert container["args"][0] == "start" and "start-dev" not in container["args"]
+    assert "--import-realm" in container["args"]
+    # The options the contract tests run with (concurrent logins of one user allowed).
+    assert set(RUNTIME_OPTIONS) <= set(container["args"])
+
+
+def test_kubernetes_gives_keycloak_postgresql_and_management_probes():
+    container = _keycloak_container()
+    (config,) = [d for d in _documents("configmap.yaml") if d["metadata"]["name"] == "keycloak-config"]
+    assert {"configMapRef": {"name": "keycloak-config"}} in container["envFrom"]
+    assert config["data"]["KC_DB"] == "postgres" and config["data"]["KC_HEALTH_ENABLED"] == "true"
+    env = {e["name"]: e for e in container["env"]}
+    for name, key in (("KC_DB_URL", "url"), ("KC_DB_USERNAME", "username"), ("KC_DB_PASSWORD", "password")):
+        assert env[name]["valueFrom"]["secretKeyRef"] == {"name": "keycloak-database", "key": key}
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert ports["management"] == 9000
+    for probe, path in (("startupProbe", "/health/started"), ("readinessProbe", "/health/ready"),
+                        ("livenessProbe", "/health/live")):
+        assert container[probe]["httpGet"] == {"path": path, "port": "management"}, probe
+
+
+def test_kubernetes_passes_every_secret_the_realm_import_reads():
+    placeholders = dict(re.findall(r"\$\{(MOTCUA_KEYCLOAK_[A-Z_]+)(:[^}]*)?\}", REALM_FILE.read_text(encoding="utf-8")))
+    assert {"MOTCUA_KEYCLOAK_GATEWAY_CLIENT_SECRET", "MOTCUA_KEYCLOAK_ADMIN_CLIENT_SECRET",
+            "MOTCUA_KEYCLOAK_COMMUNE_SAIGON_SECRET"} <= placeholders.keys()
+    env = {e["name"]: e for e in _keycloak_container()["env"]}
+    (secret,) = [d for d in _documents("secret-template.yaml") if d["metadata"]["name"] == "keycloak-clients"]
+    for name, default in placeholders.items():
+        ref = env[name]["valueFrom"]["secretKeyRef"]
+        assert ref["name"] == "keycloak-clients" and ref["key"] in secret["stringData"], name
+        assert "value" not in env[name]
+        # Only a placeholder with a default (VNeID, disabled) may be missing from the Secret.
+        assert ref.get("optional", False) is bool(default), name
+    assert all(v == "REPLACE_ME" for v in secret["stringData"].values())
+
+
+def test_kustomize_generates_the_realm_configmap_from_the_realm_file():
+    kustomization = yaml.safe_load((KUBERNETES / "kustomization.yaml").read_text())
+    assert "../keycloak" in kustomization["components"]
+    component = yaml.safe_load((REALM_FILE.parent / "kustomization.yaml").read_text())
+    assert component["kind"] == "Component"
+    (generator,) = component["configMapGenerator"]
+    assert generator["name"] == "keycloak-realm" and generator["files"] == [REALM_FILE.name]
+    (deployment,) = [d for d in _documents("keycloak.yaml") if d["kind"] == "Deployment"]
+    volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+    mounts = {m["mountPath"]: m["name"] for m in _keycloak_container()["volumeMounts"]}
+    assert volumes[mounts["/opt/keycloak/data/import"]]["configMap"]["name"] == "keycloak-realm"

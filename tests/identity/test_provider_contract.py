@@ -270,7 +270,13 @@ async def test_a_commune_system_gets_a_service_token_with_the_resolve_scope(prov
     claims = await verify(provider, tokens.access_token)
     assert SCOPE_RESOLVE_APPLICANT in claims["scope"].split()
     assert (claims["kind"], claims["account_id"], claims["name"]) == ("service", COMMUNE_CLIENT_ID, COMMUNE_NAME)
+    # The same claims from both issuers: the client id as user name and as client_id, no agency,
+    # no roles, verification level 0.
+    assert (claims["preferred_username"], claims["client_id"]) == (COMMUNE_CLIENT_ID, COMMUNE_CLIENT_ID)
+    assert claims.get("agency", "") == "" and claims["vl"] == 0
     assert roles_of(claims) == []
+    principal = principal_from_claims(claims)
+    assert (principal.kind, principal.account_id, principal.agency_code) == ("service", COMMUNE_CLIENT_ID, "")
     with pytest.raises(Unauthenticated):
         await provider.client_credentials_grant(COMMUNE_CLIENT_ID, COMMUNE_CLIENT_SECRET + "x")
     with pytest.raises(Unauthenticated):
@@ -304,6 +310,35 @@ async def test_keycloak_with_a_wrong_gateway_secret_is_a_fault_not_a_wrong_passw
     try:
         with pytest.raises(Unavailable):
             await provider.password_grant("someone", PASSWORD)
+    finally:
+        await provider.close()
+
+
+async def test_keycloak_still_locks_an_account_after_wrong_passwords(keycloak_settings):
+    """Concurrent logins are allowed (see tests/servers/keycloak.py RUNTIME_OPTIONS), yet wrong
+    passwords, even sent all at once, lock the account for a while: then the right one is refused."""
+    provider = KeycloakProvider(keycloak_settings)
+    await provider.start()
+    try:
+        user = a_user()
+        await provider.create_user(user, PASSWORD)
+        wrong = await asyncio.gather(*(provider.password_grant(user.username, f"Sai{n}@matkhau") for n in range(4)),
+                                     return_exceptions=True)
+        assert all(isinstance(r, Unauthenticated) for r in wrong)
+
+        async def status() -> dict:
+            return await provider._with_user(user.account_id, "brute_force_status",
+                                             lambda a, uid: a.a_get_bruteforce_detection_status(uid))
+
+        # Keycloak records failures after answering: wait until it has.
+        deadline = time.monotonic() + 15
+        while not (current := await status())["disabled"]:
+            assert time.monotonic() < deadline, current
+            await asyncio.sleep(0.2)
+        assert current["numFailures"] >= 2
+        with pytest.raises(Unauthenticated) as err:
+            await provider.password_grant(user.username, PASSWORD)
+        assert err.value.message == WRONG_CREDENTIALS  # a locked account looks like a wrong password
     finally:
         await provider.close()
 

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select, update
 
 from services.identity.app import personal_data, registration, representations, signin, verification
-from services.identity.app.applicants import BearerCheck, resolve_applicant
+from services.identity.app.applicants import resolve_applicant, verifier_for
 from services.identity.settings import MachineClientSeed
 from services.identity.store.models import OneTimeCode
 from services.platform.errors import FailedPrecondition, InvalidInput, NotFound, PermissionDenied, TooManyRequests
@@ -146,7 +146,7 @@ async def test_resolve_applicant_needs_the_scope(identity):
     await identity.provider.seed_clients([
         MachineClientSeed(client_id="commune-a", secret="bi-mat-a-2026", scopes=["motcua.applicant.resolve"]),
         MachineClientSeed(client_id="commune-b", secret="bi-mat-b-2026", scopes=[])])
-    bearer = BearerCheck(identity.provider)
+    bearer = verifier_for(identity.provider)
     good = await signin.machine_token(identity, client_id="commune-a", client_secret="bi-mat-a-2026")
     found = await resolve_applicant(identity, bearer, authorization=f"Bearer {good.access_token}",
                                     identity_number=CITIZEN["identity_number"])

@@ -39,14 +39,18 @@ class CatalogueServicer(catalogue_pb2_grpc.CatalogueServiceServicer):
         self._on_change = on_change
 
     @asynccontextmanager
-    async def _write(self):
-        """One transaction; the search index and the outbox relay hear about it after commit."""
+    async def _write(self, code: str = ""):
+        """One transaction; the search index and the outbox relay hear about it after commit.
+        A change to one procedure (``code``) re-indexes that procedure only."""
         try:
             async with self._sessions() as s, s.begin():
                 yield s
         except IntegrityError as exc:
             raise Conflict("Dữ liệu vừa được người khác thay đổi, vui lòng tải lại và thử lại.") from exc
-        await self._index.refresh()
+        if code:
+            await self._index.refresh_code(code)
+        else:
+            await self._index.refresh()
         if self._on_change:
             self._on_change()
 
@@ -113,41 +117,31 @@ class CatalogueServicer(catalogue_pb2_grpc.CatalogueServiceServicer):
                     getattr(info, field).FromDatetime(value)
         return reply
 
-    async def CreateDraft(self, request, context):
+    async def _change(self, code: str, use_case, *args, **kw):
+        """Run one admin use case on one procedure and reply with the version it returns."""
         principal = current_principal()
-        async with self._write() as s:
-            row = await admin.create_draft(s, principal, content_from_message(request.procedure),
-                                           copy_from_latest=request.copy_from_latest)
+        async with self._write(code) as s:
+            row = await use_case(s, principal, *args, **kw)
             await s.flush()
-            reply = await self._procedure_reply(s, row)
-        return reply
+            return await self._procedure_reply(s, row)
+
+    async def CreateDraft(self, request, context):
+        return await self._change(request.procedure.code.strip(), admin.create_draft,
+                                  content_from_message(request.procedure), copy_from_latest=request.copy_from_latest)
 
     async def UpdateDraft(self, request, context):
-        principal = current_principal()
         if request.procedure.version <= 0:
             raise InvalidInput("Cần nêu phiên bản nháp cần sửa.", fields={"version": "required"})
-        async with self._write() as s:
-            row = await admin.update_draft(s, principal, content_from_message(request.procedure),
-                                           request.procedure.version)
-            await s.flush()
-            reply = await self._procedure_reply(s, row)
-        return reply
+        return await self._change(request.procedure.code.strip(), admin.update_draft,
+                                  content_from_message(request.procedure), request.procedure.version)
 
     async def PublishProcedure(self, request, context):
-        principal = current_principal()
-        async with self._write() as s:
-            row = await admin.publish(s, principal, request.code, request.version,
-                                      _moment(request.effective_from, request.HasField("effective_from")))
-            reply = await self._procedure_reply(s, row)
-        return reply
+        return await self._change(request.code, admin.publish, request.code, request.version,
+                                  _moment(request.effective_from, request.HasField("effective_from")))
 
     async def RetireProcedure(self, request, context):
-        principal = current_principal()
-        async with self._write() as s:
-            row = await admin.retire(s, principal, request.code, request.version,
-                                     _moment(request.effective_to, request.HasField("effective_to")), request.reason)
-            reply = await self._procedure_reply(s, row)
-        return reply
+        return await self._change(request.code, admin.retire, request.code, request.version,
+                                  _moment(request.effective_to, request.HasField("effective_to")), request.reason)
 
     async def ImportCatalogue(self, request, context):
         principal = current_principal()
@@ -184,7 +178,6 @@ class CatalogueServicer(catalogue_pb2_grpc.CatalogueServiceServicer):
 
 
 def _import_reply(result: transfer.ImportResult, reply=catalogue_pb2.ImportCatalogueResponse):
-    return reply(created=result.created, updated=result.updated,
-                                                 unchanged=result.unchanged, dry_run=result.dry_run,
-                                                 codes=result.codes)
+    return reply(created=result.created, updated=result.updated, unchanged=result.unchanged,
+                 dry_run=result.dry_run, codes=result.codes)
 

@@ -5,11 +5,13 @@ citizens' filing changes, the event through the outbox."""
 from __future__ import annotations
 
 import copy
+import json
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from motcua.v1 import catalogue_pb2
 from services.catalogue.app.messages import procedure_message
 from services.catalogue.app.queries import agency_names, now, state, versions_of
 from services.catalogue.domain import versions as rules
@@ -17,7 +19,7 @@ from services.catalogue.domain.model import diff, normalise, search_text
 from services.catalogue.domain.text import fold
 from services.catalogue.domain.validation import publish_problems, validate
 from services.catalogue.store.models import Agency, AuditEntry, Procedure, outbox
-from services.platform.errors import InvalidInput, NotFound, PermissionDenied
+from services.platform.errors import FailedPrecondition, InvalidInput, NotFound, PermissionDenied
 from services.platform.events import record_event
 from services.platform.principal import Principal
 
@@ -72,8 +74,6 @@ async def audit(session: AsyncSession, principal: Principal, *, action: str, ent
 
 async def emit(session: AsyncSession, row: Procedure, event: str) -> None:
     """catalogue.procedure.published / .retired, carrying the whole version."""
-    from motcua.v1 import catalogue_pb2
-
     names = await agency_names(session, row.agency_code, row.data.get("processing_agency_code") or "")
     await record_event(session, outbox, event_type=f"catalogue.procedure.{event}", producer=PRODUCER,
                        subject=row.code,
@@ -130,6 +130,7 @@ async def update_draft(session: AsyncSession, principal: Principal, raw: dict, v
 
 async def publish(session: AsyncSession, principal: Principal, code: str, version: int,
                   effective_from: datetime | None = None) -> Procedure:
+    """Publish a draft from ``effective_from`` (default now; never in the past)."""
     require_city_admin(principal)
     rows = await versions_of(session, code)
     target = next((r for r in rows if r.version == version), None)
@@ -139,25 +140,47 @@ async def publish(session: AsyncSession, principal: Principal, code: str, versio
     if problems:
         raise invalid(problems, prefix="Chưa công bố được. ")
     moment = now()
-    when = effective_from or moment
+    await publish_version(session, principal, rows, target, effective_from or moment, moment)
+    return target
+
+
+async def publish_version(session: AsyncSession, principal: Principal, rows: list[Procedure], target: Procedure,
+                          when: datetime, moment: datetime) -> None:
+    """Put ``target`` (one of ``rows``, all versions of its code) in force from ``when``: close
+    or retire the versions it supersedes, audit every change, emit the events. Shared by
+    publishing one draft and publishing on import."""
     states = [state(r) for r in rows]
-    changed = rules.publish(states, version, when, moment)
+    changed = rules.publish(states, target.version, when, moment)
+    await _claim_draft(session, target)
     by_version = {r.version: r for r in rows}
-    for s in [*changed, next(s for s in states if s.version == version)]:
+    for s in [*changed, next(s for s in states if s.version == target.version)]:
         row = by_version[s.version]
-        before = {"status": row.status, "effective_from": _iso(row.effective_from),
-                  "effective_to": _iso(row.effective_to)}
+        before = _dates(row)
         row.status, row.effective_from, row.effective_to = s.status, s.effective_from, s.effective_to
         _stamp(row, principal, moment)
-        after = {"status": row.status, "effective_from": _iso(row.effective_from),
-                 "effective_to": _iso(row.effective_to)}
-        action = "publish" if s.version == version else "supersede"
-        await audit(session, principal, action=action, entity="procedure", key=code, version=s.version,
-                    changes=diff(before, after))
-        if s.version != version and row.status == "retired":
+        await audit(session, principal, action="publish" if row is target else "supersede", entity="procedure",
+                    key=row.code, version=row.version, changes=diff(before, _dates(row)))
+        if row is not target and row.status == "retired":
             await emit(session, row, "retired")
     await emit(session, target, "published")
-    return target
+
+
+async def _claim_draft(session: AsyncSession, target: Procedure) -> None:
+    """Only one of two concurrent publishes of a draft wins: the conditional update takes the
+    row lock (PostgreSQL) or the write lock (SQLite); the loser finds it no longer a draft."""
+    await session.flush()
+    claimed = await session.execute(
+        update(Procedure)
+        .where(Procedure.code == target.code, Procedure.version == target.version, Procedure.status == "draft")
+        .values(status="published")
+        .execution_options(synchronize_session=False))
+    if claimed.rowcount != 1:
+        raise FailedPrecondition(f"Phiên bản {target.version} vừa được người khác công bố hoặc thay đổi; "
+                                 "vui lòng tải lại.", fields={"version": "no longer a draft"})
+
+
+def _dates(row: Procedure) -> dict:
+    return {"status": row.status, "effective_from": _iso(row.effective_from), "effective_to": _iso(row.effective_to)}
 
 
 async def retire(session: AsyncSession, principal: Principal, code: str, version: int,
@@ -187,6 +210,4 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def _json(value) -> str:
-    import json
-
     return json.dumps(value, ensure_ascii=False)

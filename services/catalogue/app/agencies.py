@@ -4,14 +4,13 @@ merges (successor and end date). Nothing is deleted; every change is audited."""
 from __future__ import annotations
 
 import io
-import json
 
 from openpyxl import load_workbook
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.catalogue.app.admin import audit, require_city_admin
-from services.catalogue.app.transfer import ImportResult, MAX_FILE_BYTES, MAX_REPORTED, _format
+from services.catalogue.app.transfer import MAX_REPORTED, ImportResult, _format, check_size, json_records
 from services.catalogue.domain.agencies import AgencyRow, row_from_raw, validate_rows
 from services.catalogue.domain.model import diff
 from services.catalogue.store.models import Agency
@@ -33,10 +32,7 @@ def _view(row: AgencyRow) -> dict:
 
 
 def _read(content: bytes, fmt: str) -> list[tuple[str, dict]]:
-    if not content:
-        raise InvalidInput("Tệp nhập trống.", fields={"file": "empty"})
-    if len(content) > MAX_FILE_BYTES:
-        raise InvalidInput("Tệp nhập quá lớn.", fields={"file": "too large"})
+    check_size(content)
     if _format(fmt) == "xlsx":
         try:
             book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
@@ -47,14 +43,7 @@ def _read(content: bytes, fmt: str) -> list[tuple[str, dict]]:
         header = [str(h).strip() if h else "" for h in next(rows, ())]
         return [(f"agencies row {n}", {h: v for h, v in zip(header, values) if h})
                 for n, values in enumerate(rows, start=2) if any(v not in (None, "") for v in values)]
-    try:
-        data = json.loads(content.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidInput("Tệp không phải JSON hợp lệ.", fields={"file": "invalid JSON"}) from exc
-    records = data.get("agencies") if isinstance(data, dict) else data
-    if not isinstance(records, list):
-        raise InvalidInput("Tệp JSON phải là danh sách cơ quan hoặc có khóa \"agencies\".",
-                           fields={"file": "expected a list of agencies"})
+    records = json_records(content, "agencies", "danh sách cơ quan")
     return [(f"row {n}", r if isinstance(r, dict) else {"code": r}) for n, r in enumerate(records, start=1)]
 
 

@@ -1,6 +1,6 @@
-"""The search index kept in the service: built from the database, rebuilt after each change
-this process makes and, for changes made elsewhere (another replica, an effective date
-passing), when a cheap fingerprint of the catalogue differs."""
+"""The search index kept in the service: built from the database; after a change this process
+makes to one procedure only that procedure is re-read; for changes made elsewhere (another
+replica, an effective date passing) it is rebuilt when a cheap fingerprint differs."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from services.catalogue.app.queries import now, state
+from services.catalogue.app.queries import agency_names, now, state
 from services.catalogue.domain.model import search_text
 from services.catalogue.domain.search import Entry, SearchIndex
 from services.catalogue.domain.versions import in_force
@@ -20,6 +20,20 @@ from services.platform.logging import get_logger
 log = get_logger("catalogue.index")
 
 
+def _entries(rows: list[Procedure], names: dict[str, str], moment: datetime) -> list[Entry]:
+    """One entry per code: its newest published version in force at ``moment``."""
+    best: dict[str, Procedure] = {}
+    for row in rows:
+        if in_force(state(row), moment) and (row.code not in best or row.version > best[row.code].version):
+            best[row.code] = row
+    return [
+        Entry(code=p.code, version=p.version, name=p.name, sector=p.sector, level=p.level,
+              agency_code=p.agency_code, online_mode=p.online_mode, text=search_text(p.data),
+              agency_name=names.get(p.agency_code, ""))
+        for p in best.values()
+    ]
+
+
 async def build(sessions: async_sessionmaker, moment: datetime | None = None) -> SearchIndex:
     moment = moment or now()
     async with sessions() as s:
@@ -27,17 +41,19 @@ async def build(sessions: async_sessionmaker, moment: datetime | None = None) ->
         agencies = list(await s.execute(select(Agency.code, Agency.name, Agency.kind)))
     names = {code: name for code, name, _ in agencies}
     communes = frozenset(code for code, _, kind in agencies if kind == "commune")
-    best: dict[str, Procedure] = {}
-    for row in rows:
-        if in_force(state(row), moment) and (row.code not in best or row.version > best[row.code].version):
-            best[row.code] = row
-    entries = [
-        Entry(code=p.code, version=p.version, name=p.name, sector=p.sector, level=p.level,
-              agency_code=p.agency_code, online_mode=p.online_mode, text=search_text(p.data),
-              agency_name=names.get(p.agency_code, ""))
-        for p in best.values()
-    ]
-    return SearchIndex(entries, commune_codes=communes)
+    return SearchIndex(_entries(rows, names, moment), commune_codes=communes)
+
+
+async def rebuilt_for(index: SearchIndex, sessions: async_sessionmaker, code: str,
+                      moment: datetime | None = None) -> SearchIndex:
+    """``index`` with one procedure re-read from the database (the others kept as they are)."""
+    moment = moment or now()
+    async with sessions() as s:
+        rows = list(await s.scalars(select(Procedure).where(Procedure.code == code,
+                                                            Procedure.status == "published")))
+        names = await agency_names(s, *{r.agency_code for r in rows})
+    kept = [e for e in index.entries if e.code != code]
+    return SearchIndex(kept + _entries(rows, names, moment), commune_codes=index.commune_codes)
 
 
 async def fingerprint(sessions: async_sessionmaker) -> tuple:
@@ -62,6 +78,12 @@ class LiveIndex:
             self._fingerprint = await fingerprint(self._sessions)
             self._built_at = now()
             self.index = await build(self._sessions, self._built_at)
+
+    async def refresh_code(self, code: str) -> None:
+        """After this process changed one procedure: re-index that code alone. The fingerprint
+        is left as it was, so the periodic check still picks up other replicas' changes."""
+        async with self._lock:
+            self.index = await rebuilt_for(self.index, self._sessions, code)
 
     async def refresh_if_changed(self, *, max_age_seconds: float = 60.0) -> bool:
         """Rebuild when the data changed, or now and then so effective dates take hold."""

@@ -7,19 +7,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.catalogue.app import workbook
-from services.catalogue.app.admin import (
-    active_agency_codes,
-    apply_content,
-    audit,
-    emit,
-    require_city_admin,
-)
+from services.catalogue.app.admin import active_agency_codes, apply_content, audit, publish_version, require_city_admin
 from services.catalogue.app.queries import now, state
 from services.catalogue.domain import versions as rules
 from services.catalogue.domain.model import diff, normalise
@@ -42,7 +35,6 @@ class ImportResult:
     unchanged: int = 0
     dry_run: bool = False
     codes: list[str] = field(default_factory=list)
-    published: list[Procedure] = field(default_factory=list)
 
 
 def _format(fmt: str) -> str:
@@ -52,21 +44,31 @@ def _format(fmt: str) -> str:
     return fmt
 
 
-def read_items(content: bytes, fmt: str) -> tuple[list[workbook.SheetItem], dict[str, str]]:
+def check_size(content: bytes) -> None:
     if not content:
         raise InvalidInput("Tệp nhập trống.", fields={"file": "empty"})
     if len(content) > MAX_FILE_BYTES:
         raise InvalidInput(f"Tệp nhập quá lớn (tối đa {MAX_FILE_BYTES // 1_000_000} MB).", fields={"file": "too large"})
-    if _format(fmt) == "xlsx":
-        return workbook.read(content)
+
+
+def json_records(content: bytes, key: str, expected: str) -> list:
+    """The list a JSON import file holds: the file itself, or its ``key``."""
     try:
         data = json.loads(content.decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InvalidInput("Tệp không phải JSON hợp lệ.", fields={"file": "invalid JSON"}) from exc
-    records = data.get("procedures") if isinstance(data, dict) else data
+    records = data.get(key) if isinstance(data, dict) else data
     if not isinstance(records, list):
-        raise InvalidInput("Tệp JSON phải là một danh sách thủ tục hoặc có khóa \"procedures\".",
-                           fields={"file": "expected a list of procedures"})
+        raise InvalidInput(f"Tệp JSON phải là {expected} hoặc có khóa \"{key}\".",
+                           fields={"file": f"expected a list of {key}"})
+    return records
+
+
+def read_items(content: bytes, fmt: str) -> tuple[list[workbook.SheetItem], dict[str, str]]:
+    check_size(content)
+    if _format(fmt) == "xlsx":
+        return workbook.read(content)
+    records = json_records(content, "procedures", "một danh sách thủ tục")
     items, errors = [], {}
     for number, record in enumerate(records, start=1):
         if not isinstance(record, dict):
@@ -96,8 +98,7 @@ def _check(items: list[workbook.SheetItem], agencies: set[str], *, publish: bool
 
 
 async def import_catalogue(session: AsyncSession, principal: Principal, content: bytes, fmt: str, *,
-                           publish: bool = False, dry_run: bool = False, keep_demo_fields: bool = True,
-                           effective_from: datetime | None = None) -> ImportResult:
+                           publish: bool = False, dry_run: bool = False) -> ImportResult:
     """Create or revise procedures from a file. A code already in the catalogue gets a new
     draft version (or its open draft is revised) when the content differs."""
     require_city_admin(principal)
@@ -112,8 +113,6 @@ async def import_catalogue(session: AsyncSession, principal: Principal, content:
     result = ImportResult(dry_run=dry_run)
     moment = now()
     for item, new in checked:
-        if not keep_demo_fields:
-            new["demo_fields"] = []
         code = new["code"]
         rows = list(await session.scalars(select(Procedure).where(Procedure.code == code)
                                           .order_by(Procedure.version)))
@@ -140,31 +139,8 @@ async def import_catalogue(session: AsyncSession, principal: Principal, content:
         await audit(session, principal, action="import", entity="procedure", key=code, version=row.version,
                     changes=diff(old, new))
         if publish:
-            await session.flush()
-            await _publish_imported(session, principal, rows + ([row] if row not in rows else []), row,
-                                    effective_from or moment, moment)
-            result.published.append(row)
+            await publish_version(session, principal, rows + ([row] if row not in rows else []), row, moment, moment)
     return result
-
-
-async def _publish_imported(session, principal, rows, row, when, moment) -> None:
-    states = [state(r) for r in rows]
-    changed = rules.publish(states, row.version, when, moment)
-    by_version = {r.version: r for r in rows}
-    for s in [*changed, next(s for s in states if s.version == row.version)]:
-        target = by_version[s.version]
-        before = {"status": target.status, "effective_to": target.effective_to.isoformat() if target.effective_to else None}
-        target.status, target.effective_from, target.effective_to = s.status, s.effective_from, s.effective_to
-        if s.version != row.version:
-            await audit(session, principal, action="supersede", entity="procedure", key=row.code, version=s.version,
-                        changes=diff(before, {"status": target.status,
-                                              "effective_to": target.effective_to.isoformat()
-                                              if target.effective_to else None}))
-            if target.status == "retired":
-                await emit(session, target, "retired")
-    await audit(session, principal, action="publish", entity="procedure", key=row.code, version=row.version,
-                changes=diff({"status": "draft"}, {"status": "published"}))
-    await emit(session, row, "published")
 
 
 def _exported(row: Procedure) -> dict:

@@ -11,6 +11,7 @@ from services.catalogue.domain.model import AGENCY_CODE
 
 KINDS = ("city", "department", "board", "commune", "team")
 MAX_CODE = 35
+MAX_NAME = 300  # the agencies.name column
 
 
 @dataclass
@@ -77,6 +78,8 @@ def validate_rows(rows: list[tuple[str, AgencyRow]], existing: dict[str, AgencyR
             bad("code", "mã định danh phải có dạng 000.00.01.H29 (tối đa 35 ký tự)")
         if not row.name:
             bad("name", "bắt buộc")
+        elif len(row.name) > MAX_NAME:
+            bad("name", f"tối đa {MAX_NAME} ký tự")
         if row.kind not in KINDS:
             bad("kind", "phải là " + ", ".join(KINDS))
         if row.parent_code:

@@ -12,6 +12,7 @@ workflow [{id, name, role, agency_code, budget_hours, inter_agency}], sources, d
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
@@ -27,7 +28,9 @@ WORKFLOW_ROLES = ("reception", "processing", "approval", "agency_admin", "city_a
 STATUSES = ("draft", "published", "retired")
 CODE = re.compile(r"^\d{1,2}\.\d{6}$")
 AGENCY_CODE = re.compile(r"^[0-9A-Z]{1,10}(\.[0-9A-Z]{1,10}){0,5}$")
-MAX_VERIFICATION_LEVEL = 3
+MAX_VERIFICATION_LEVEL = 2  # identity's levels: 0 account, 1 contact verified, 2 identity verified
+# A whole amount of VND or copies as a person writes it: "50000", "50.000", "50,000", "1.250.000".
+WHOLE = re.compile(r"^\d+$|^\d{1,3}(\.\d{3})+$|^\d{1,3}(,\d{3})+$")
 
 LIST_FIELDS = ("applicant_types", "channels", "legal_basis", "conditions", "sources", "demo_fields")
 TEXT_FIELDS = ("code", "name", "description", "sector", "level", "agency", "agency_code",
@@ -63,7 +66,21 @@ def _number(value: Any):
         number = float(str(value).replace(",", "."))
     except ValueError:
         return value
-    return int(number) if number.is_integer() else number
+    return int(number) if math.isfinite(number) and number.is_integer() else number
+
+
+def _whole(value: Any):
+    """A whole number (VND, copies). Vietnamese writes "." between thousands, so "50.000" is
+    fifty thousand; "50.5" or "50,00" cannot be a whole number and is kept for the validator."""
+    if isinstance(value, str):
+        text = value.strip().replace(" ", "")
+        if WHOLE.match(text):
+            return int(text.replace(".", "").replace(",", ""))
+        return None if text == "" else value
+    number = _number(value)
+    if isinstance(number, float) and math.isfinite(number) and number.is_integer():
+        return int(number)
+    return number
 
 
 def _flag(value: Any) -> Any:
@@ -97,13 +114,13 @@ def normalise(raw: dict) -> dict:
     out["processing_time"] = {"value": _number(time.get("value")), "unit": _text(time.get("unit")) or None,
                               "note": _text(time.get("note"))}
     out["fees"] = [
-        {"name": _text(f.get("name")), "amount_vnd": _number(f.get("amount_vnd")),
+        {"name": _text(f.get("name")), "amount_vnd": _whole(f.get("amount_vnd")),
          "condition": _text(f.get("condition")), "exemption": _text(f.get("exemption"))}
         for f in _dicts(raw.get("fees"))
     ]
     out["documents"] = [
         {"id": _text(d.get("id")) or f"d{i + 1}", "name": _text(d.get("name")),
-         "copies": _number(d.get("copies")) if d.get("copies") not in (None, "") else 1,
+         "copies": _whole(d.get("copies")) if d.get("copies") not in (None, "") else 1,
          "quantity_published": _text(d.get("quantity_published")), "form": _text(d.get("form")),
          "kind": _text(d.get("kind")) or "original", "mandatory": _flag(d.get("mandatory", False)),
          "condition": _text(d.get("condition")), "template_url": _text(d.get("template_url"))}

@@ -72,7 +72,7 @@ class SearchIndex:
         ordered = sorted(entries, key=lambda e: (len(e.name), e.name, e.code))
         self.entries = ordered
         self._names = [fold(e.name) for e in ordered]
-        self._commune_codes = commune_codes
+        self.commune_codes = commune_codes
         name_post: dict[str, set[int]] = {}
         text_post: dict[str, set[int]] = {}
         self._by_level: dict[str, set[int]] = {}
@@ -144,7 +144,7 @@ class SearchIndex:
         sets: list[set[int]] = []
         if agency_code:
             chosen = set(self._by_agency.get(agency_code, ()))
-            if agency_code in self._commune_codes:
+            if agency_code in self.commune_codes:
                 chosen |= self._open_commune  # filed at whichever commune the applicant chooses
             sets.append(chosen)
         if sector:

@@ -8,9 +8,13 @@ closes the versions before it at N's effective date; those already past it are r
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from services.platform.errors import FailedPrecondition
+from services.platform.errors import FailedPrecondition, InvalidInput
+
+# How far in the past a date may be (clocks differ, a form takes time to submit): a version
+# is never put in force retroactively, since dossiers were already filed under the old one.
+PAST_TOLERANCE = timedelta(minutes=5)
 
 
 @dataclass
@@ -54,6 +58,15 @@ def publish(versions: list[VersionState], version: int, effective_from: datetime
     if target.status != "draft":
         raise FailedPrecondition(f"Chỉ công bố được phiên bản nháp (phiên bản {version} đã {_label(target.status)}).",
                                  fields={"version": f"status is {target.status}"})
+    if effective_from < now - PAST_TOLERANCE:
+        raise InvalidInput("Ngày bắt đầu hiệu lực không được ở quá khứ.",
+                           fields={"effective_from": "must not be in the past"})
+    for other in versions:
+        if other.status == "published" and other.effective_from and effective_from < other.effective_from:
+            raise InvalidInput(
+                f"Ngày bắt đầu hiệu lực phải từ {other.effective_from:%d/%m/%Y %H:%M} (UTC), ngày bắt đầu của "
+                f"phiên bản {other.version} đã công bố.",
+                fields={"effective_from": f"before the start of published version {other.version}"})
     changed = []
     for other in versions:
         if other.version == version or other.status != "published":
@@ -73,6 +86,11 @@ def retire(v: VersionState, effective_to: datetime, now: datetime) -> None:
     if v.status != "published":
         raise FailedPrecondition(f"Chỉ bãi bỏ được phiên bản đã công bố (phiên bản {v.version} đang {_label(v.status)}).",
                                  fields={"version": f"status is {v.status}"})
+    if effective_to < now - PAST_TOLERANCE:
+        raise InvalidInput("Ngày hết hiệu lực không được ở quá khứ.", fields={"effective_to": "must not be in the past"})
+    if v.effective_from is not None and effective_to < v.effective_from:
+        raise InvalidInput(f"Ngày hết hiệu lực phải từ ngày bắt đầu hiệu lực ({v.effective_from:%d/%m/%Y %H:%M} UTC).",
+                           fields={"effective_to": "before effective_from"})
     v.effective_to = effective_to
     if effective_to <= now:
         v.status = "retired"

@@ -6,19 +6,26 @@ import json
 
 from motcua.v1 import identity_pb2, identity_pb2_grpc
 from services.identity.app import personal_data, registration, representations, signin, verification
-from services.identity.app.applicants import BearerCheck, mask_name, resolve_applicant
+from services.identity.app.applicants import mask_name, resolve_applicant, verifier_for
 from services.identity.app.context import Identity
 from services.identity.domain.identity_numbers import mask_number
 from services.identity.store.models import Account, Representation
+from services.platform.client_address import CLIENT_ADDRESS_KEY, verified_client_address
 from services.platform.errors import PermissionDenied
 from services.platform.grpc_server import current_principal
+from services.platform.settings import platform_settings
 
 KINDS = {"citizen": 1, "business": 2, "organisation": 3, "official": 4}
 
 
+def shown_username(a: Account) -> str:
+    """A citizen's user name is their CCCD: shown masked like the number itself."""
+    return mask_number(a.username) if a.kind == "citizen" else a.username
+
+
 def account_to_proto(a: Account) -> identity_pb2.Account:
     msg = identity_pb2.Account(
-        id=a.id, kind=KINDS.get(a.kind, 0), username=a.username, full_name=a.full_name,
+        id=a.id, kind=KINDS.get(a.kind, 0), username=shown_username(a), full_name=a.full_name,
         identity_number_masked=mask_number(a.identity_number), email=a.email, phone=a.phone,
         verification_level=a.verification_level, agency_code=a.agency_code, roles=list(a.roles or []),
         email_verified=bool(a.email_verified), phone_verified=bool(a.phone_verified), address=a.address or "",
@@ -47,29 +54,43 @@ def _person():
     return principal
 
 
+def client_address(context, secret: str) -> str:
+    """The caller's address, only as the gateway signed it: the request's own client_address field
+    is written by whoever calls and is never believed (it would pick its own throttle key)."""
+    for key, value in context.invocation_metadata() or ():
+        if key == CLIENT_ADDRESS_KEY and isinstance(value, str):
+            return verified_client_address(value, secret)
+    return ""
+
+
 class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
-    def __init__(self, ctx: Identity):
+    def __init__(self, ctx: Identity, *, internal_secret: str | None = None):
         self._ctx = ctx
-        self._bearer = BearerCheck(ctx.provider)
+        self._bearer = verifier_for(ctx.provider)
+        self._secret = internal_secret if internal_secret is not None else platform_settings().internal_token_secret
+
+    def _address(self, context) -> str:
+        return client_address(context, self._secret)
 
     # --- accounts --------------------------------------------------------------------------
     async def RegisterCitizen(self, request, context):
         account = await registration.register_citizen(
             self._ctx, identity_number=request.identity_number, full_name=request.full_name,
-            date_of_birth=request.date_of_birth, email=request.email, phone=request.phone, password=request.password)
+            date_of_birth=request.date_of_birth, email=request.email, phone=request.phone, password=request.password,
+            client_address=self._address(context))
         return identity_pb2.RegisterCitizenResponse(account=account_to_proto(account))
 
-    async def _register_body(self, kind, request):
+    async def _register_body(self, kind, request, context):
         return await registration.register_body(
             self._ctx, _person(), kind=kind, tax_code=request.tax_code, name=request.name, address=request.address,
-            email=request.email, phone=request.phone, client_address=request.client_address)
+            email=request.email, phone=request.phone, client_address=self._address(context))
 
     async def RegisterBusiness(self, request, context):
-        account = await self._register_body("business", request)
+        account = await self._register_body("business", request, context)
         return identity_pb2.RegisterBusinessResponse(account=account_to_proto(account))
 
     async def RegisterOrganisation(self, request, context):
-        account = await self._register_body("organisation", request)
+        account = await self._register_body("organisation", request, context)
         return identity_pb2.RegisterOrganisationResponse(account=account_to_proto(account))
 
     async def CreateOfficial(self, request, context):
@@ -91,12 +112,12 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     # --- tokens ----------------------------------------------------------------------------
     async def IssueToken(self, request, context):
         tokens = await signin.sign_in(self._ctx, username=request.username, password=request.password,
-                                      client_address=request.client_address)
+                                      client_address=self._address(context))
         return _token_reply(identity_pb2.IssueTokenResponse, tokens)
 
     async def RefreshToken(self, request, context):
         tokens = await signin.refresh(self._ctx, refresh_token=request.refresh_token,
-                                      client_address=request.client_address)
+                                      client_address=self._address(context))
         return _token_reply(identity_pb2.RefreshTokenResponse, tokens)
 
     async def Logout(self, request, context):
@@ -106,7 +127,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     async def IssueClientToken(self, request, context):
         tokens = await signin.machine_token(self._ctx, client_id=request.client_id,
                                             client_secret=request.client_secret,
-                                            client_address=request.client_address)
+                                            client_address=self._address(context))
         return identity_pb2.IssueClientTokenResponse(access_token=tokens.access_token, token_type=tokens.token_type,
                                                      expires_in=tokens.expires_in, scope=tokens.scope)
 
@@ -118,7 +139,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     # --- verification and passwords --------------------------------------------------------
     async def StartContactVerification(self, request, context):
         masked = await verification.start_contact_verification(self._ctx, _person(), what=request.channel,
-                                                               client_address=request.client_address)
+                                                               client_address=self._address(context))
         return identity_pb2.StartContactVerificationResponse(destination_masked=masked, expires_in_seconds=300)
 
     async def ConfirmContact(self, request, context):
@@ -131,22 +152,22 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
 
     async def StartPasswordReset(self, request, context):
         await verification.start_password_reset(self._ctx, username=request.username,
-                                                client_address=request.client_address)
+                                                client_address=self._address(context))
         return identity_pb2.StartPasswordResetResponse()
 
     async def ResetPassword(self, request, context):
         await verification.reset_password(self._ctx, username=request.username, code=request.code,
-                                          new_password=request.new_password, client_address=request.client_address)
+                                          new_password=request.new_password, client_address=self._address(context))
         return identity_pb2.ResetPasswordResponse()
 
     async def ChangePassword(self, request, context):
         await verification.change_password(self._ctx, _person(), current_password=request.current_password,
-                                           new_password=request.new_password, client_address=request.client_address)
+                                           new_password=request.new_password, client_address=self._address(context))
         return identity_pb2.ChangePasswordResponse()
 
     # --- personal data ---------------------------------------------------------------------
     async def ExportMyData(self, request, context):
-        data = await personal_data.export(self._ctx, _person(), client_address=request.client_address)
+        data = await personal_data.export(self._ctx, _person(), client_address=self._address(context))
         return identity_pb2.ExportMyDataResponse(json=json.dumps(data, ensure_ascii=False))
 
     async def ListMyAuditLog(self, request, context):

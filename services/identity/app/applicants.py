@@ -1,11 +1,10 @@
 """ResolveApplicant for commune systems: identity number -> account id, kind, level, masked name.
 
 Only machine clients holding an access token with scope ``motcua.applicant.resolve`` may ask;
-the token is verified against the provider's JWKS like the gateway verifies a person's."""
+the token is verified against the provider's JWKS by the verifier the gateway uses for a person's."""
 
 from __future__ import annotations
 
-import jwt
 from sqlalchemy import select
 
 from services.identity.app.context import Identity
@@ -13,32 +12,23 @@ from services.identity.domain.identity_numbers import cccd_problem, normal_tax_c
 from services.identity.providers.base import SCOPE_RESOLVE_APPLICANT
 from services.identity.store.models import Account
 from services.platform.errors import InvalidInput, NotFound, PermissionDenied, Unauthenticated
+from services.platform.tokens import TokenVerifier
 
 
-class BearerCheck:
-    """Verifies bearer access tokens with the provider's keys (refetched on an unknown kid)."""
+def verifier_for(provider) -> TokenVerifier:
+    """The shared verifier over the provider's own JWKS, issuer and audience."""
 
-    def __init__(self, provider):
-        self._provider = provider
-        self._keys: dict[str, jwt.PyJWK] = {}
+    async def source() -> tuple[dict, str, str]:
+        return await provider.jwks(), provider.issuer, provider.audience
 
-    async def claims(self, authorization: str) -> dict:
-        scheme, _, token = (authorization or "").partition(" ")
-        if scheme.lower() != "bearer" or not token:
-            raise Unauthenticated("Cần mã truy cập (Bearer) của hệ thống.")
-        try:
-            kid = str(jwt.get_unverified_header(token).get("kid", ""))
-            if kid not in self._keys:
-                jwks = await self._provider.jwks()
-                self._keys = {k["kid"]: jwt.PyJWK(k) for k in jwks.get("keys", []) if "kid" in k}
-            key = self._keys.get(kid)
-            if key is None:
-                raise jwt.InvalidKeyError("unknown kid")
-            return jwt.decode(token, key.key, algorithms=["RS256", "ES256"], audience=self._provider.audience,
-                              issuer=self._provider.issuer, leeway=30,
-                              options={"require": ["exp", "iat", "sub", "iss", "aud"]})
-        except jwt.PyJWTError as exc:
-            raise Unauthenticated("Mã truy cập không hợp lệ.") from exc
+    return TokenVerifier(source)
+
+
+async def _claims(verifier: TokenVerifier, authorization: str) -> dict:
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthenticated("Cần mã truy cập (Bearer) của hệ thống.")
+    return await verifier.verify(token.strip())
 
 
 def mask_name(full_name: str) -> str:
@@ -47,9 +37,9 @@ def mask_name(full_name: str) -> str:
     return " ".join(w if i == len(words) - 1 else w[0] + "*" * (len(w) - 1) for i, w in enumerate(words))
 
 
-async def resolve_applicant(ctx: Identity, bearer: BearerCheck, *, authorization: str,
+async def resolve_applicant(ctx: Identity, verifier: TokenVerifier, *, authorization: str,
                             identity_number: str) -> Account:
-    claims = await bearer.claims(authorization)
+    claims = await _claims(verifier, authorization)
     scopes = set(str(claims.get("scope", "")).split())
     if SCOPE_RESOLVE_APPLICANT not in scopes:
         raise PermissionDenied(f"Mã truy cập thiếu quyền {SCOPE_RESOLVE_APPLICANT}.")

@@ -18,7 +18,8 @@ class CodeSender(Protocol):
 
 class AgencyDirectory(Protocol):
     async def check_agency(self, code: str) -> str:
-        """The agency's name; InvalidInput naming agency_code when the catalogue has no such agency."""
+        """The agency's name; InvalidInput naming agency_code when the catalogue has no such agency
+        or the agency is no longer active (merged or dissolved)."""
 
 
 class NotificationCodeSender:
@@ -56,4 +57,10 @@ class CatalogueAgencies:
                 raise InvalidInput("Không có đơn vị với mã này trong danh mục.",
                                    fields={"agency_code": "unknown agency"}) from exc
             raise Unavailable("Chưa kiểm tra được đơn vị, vui lòng thử lại sau.") from exc
-        return reply.agency.name
+        agency = reply.agency
+        if not agency.active:
+            # Merged or dissolved (sáp nhập, giải thể): its officials belong to the successor.
+            successor = f" Đơn vị kế thừa: {agency.successor_code}." if agency.successor_code else ""
+            raise InvalidInput(f"Đơn vị này đã ngừng hoạt động (sáp nhập hoặc giải thể).{successor}",
+                               fields={"agency_code": "inactive agency"})
+        return agency.name

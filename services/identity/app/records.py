@@ -14,12 +14,14 @@ from services.platform.events import record_event
 
 AUDIT_EVENTS = ("registered", "verified", "role_changed", "login_failed", "login_succeeded", "login_blocked",
                 "password_changed", "token_reuse_detected", "representative_added", "representative_removed",
-                "code_sent", "code_rejected", "data_exported", "official_created", "verification_failed")
+                "code_sent", "code_rejected", "data_exported", "official_created", "verification_failed",
+                "password_change_failed", "password_reset_failed", "representative_replaced")
 
 
 def audit(session: AsyncSession, account_id: str, event: str, *, actor_id: str = "", client_address: str = "",
           **detail) -> None:
-    assert event in AUDIT_EVENTS, event
+    if event not in AUDIT_EVENTS:
+        raise ValueError(f"unknown audit event {event!r}")
     session.add(AuditEntry(account_id=account_id or "", event=event, actor_id=actor_id or "",
                            client_address=(client_address or "")[:64], detail=detail, at=datetime.now(UTC)))
 

@@ -1,7 +1,9 @@
 """People who act for a business or organisation (principal.acting_for).
 
 The gateway signs acting_for into the principal only after ``confirm`` says the link exists, so a
-person cannot file in the name of a body they do not represent."""
+person cannot file in the name of a body they do not represent. Only confirmed links count: a
+registrant's claim the business registry did not confirm (``status == "unconfirmed"``) gives no
+right to act for the body nor to link others to it."""
 
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ async def list_for_person(ctx: Identity, person_id: str) -> list[tuple[Represent
         rows = await session.execute(
             select(Representation, Account).join(Account, Account.id == Representation.body_id)
             .where(Representation.person_id == person_id, Representation.revoked_at.is_(None),
-                   Account.enabled.is_(True)).order_by(Account.full_name))
+                   Representation.status == "confirmed", Account.enabled.is_(True)).order_by(Account.full_name))
         return [(link, body) for link, body in rows]
 
 
@@ -40,7 +42,8 @@ async def confirm(ctx: Identity, principal: Principal, body_id: str) -> tuple[Re
 async def _legal_representative_of(session, principal: Principal, body_id: str) -> Account:
     link = await session.scalar(select(Representation).where(
         Representation.body_id == body_id, Representation.person_id == principal.account_id,
-        Representation.role == "legal_representative", Representation.revoked_at.is_(None)))
+        Representation.role == "legal_representative", Representation.revoked_at.is_(None),
+        Representation.status == "confirmed"))
     body = await session.get(Account, body_id)
     if link is None or body is None:
         raise NotFound("Không tìm thấy tổ chức.")
@@ -67,10 +70,11 @@ async def add(ctx: Identity, principal: Principal, *, body_id: str, identity_num
             raise AlreadyExists("Người này đã được liên kết với tổ chức.", fields={"identity_number": "linked"})
         if link is None:
             link = Representation(id=str(uuid.uuid4()), body_id=body.id, person_id=person.id, role=role,
-                                  created_at=now, created_by=principal.account_id)
+                                  status="confirmed", created_at=now, created_by=principal.account_id)
             session.add(link)
         else:
             link.role, link.revoked_at, link.created_at, link.created_by = role, None, now, principal.account_id
+            link.status = "confirmed"
         for subject in (body.id, person.id):
             audit(session, subject, "representative_added", actor_id=principal.account_id, body_id=body.id,
                   person_id=person.id, role=role)

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, or_, select
-
 from services.identity.app.context import Identity
+from services.identity.app.lookup import account_for_sign_in
 from services.identity.app.records import audit
-from services.identity.domain.throttle import Throttle, after_failure, retry_after
+from services.identity.domain.throttle import retry_after
 from services.identity.providers.base import RefreshTokenReused, TokenSet
-from services.identity.store.models import Account, LoginThrottle
+from services.identity.store import throttles
 from services.platform.errors import InvalidInput, TooManyRequests, Unauthenticated
-from services.platform.logging import get_logger, mask_personal_numbers
+from services.platform.logging import get_logger, mask_personal_data
 
 log = get_logger("identity.signin")
 
@@ -23,36 +22,26 @@ def _blocked(seconds: int) -> TooManyRequests:
                            fields={"retry_after": str(seconds)})
 
 
-async def _account_for(session, name: str) -> Account | None:
-    found = list(await session.scalars(select(Account).where(
-        or_(Account.username == name, Account.email == name), Account.kind.in_(("citizen", "official"))).limit(2)))
-    exact = [a for a in found if a.username == name]
-    return exact[0] if exact else (found[0] if len(found) == 1 else None)
+def throttle_keys(first: str, client_address: str) -> list[str]:
+    """The keys a failure counts against: the account (or typed name, or client) and the address.
+    Without a trusted client address there is no address key (all such calls would share one)."""
+    keys = [first]
+    if client_address:
+        keys.append(f"address:{client_address[:64]}")
+    return sorted(keys)  # one lock order for every transaction: no deadlock between two keys
 
 
-def _state(row: LoginThrottle | None) -> Throttle | None:
-    if row is None:
-        return None
-    return Throttle(window_started_at=row.window_started_at, failures=row.failures,
-                    blocked_until=row.blocked_until, strikes=row.strikes)
-
-
-async def _throttle_keys(ctx: Identity, keys: list[str], now: datetime) -> int:
+async def refuse_if_blocked(ctx: Identity, keys: list[str], now: datetime) -> None:
     async with ctx.sessions() as session:
-        rows = [await session.get(LoginThrottle, k) for k in keys]
-    return max(retry_after(_state(r), now) for r in rows)
+        wait = max(retry_after(s, now) for s in await throttles.states(session, keys))
+    if wait:
+        raise _blocked(wait)
 
 
-async def _record_failure(session, keys: list[str], now: datetime) -> None:
+async def count_failure(session, keys: list[str], now: datetime) -> None:
+    """Inside the caller's transaction, so the audit entry and the count commit together."""
     for key in keys:
-        row = await session.get(LoginThrottle, key)
-        state = after_failure(_state(row), now)
-        if row is None:
-            session.add(LoginThrottle(key=key, window_started_at=state.window_started_at, failures=state.failures,
-                                      blocked_until=state.blocked_until, strikes=state.strikes))
-        else:
-            row.window_started_at, row.failures = state.window_started_at, state.failures
-            row.blocked_until, row.strikes = state.blocked_until, state.strikes
+        await throttles.record_failure(session, key, now)
 
 
 async def sign_in(ctx: Identity, *, username: str, password: str, client_address: str = "") -> TokenSet:
@@ -62,23 +51,21 @@ async def sign_in(ctx: Identity, *, username: str, password: str, client_address
     name = username.strip().lower()
     now = datetime.now(UTC)
     async with ctx.sessions() as session:
-        account = await _account_for(session, name)
+        account = await account_for_sign_in(session, name)
     account_key = f"account:{account.id}" if account else f"name:{name[:200]}"
-    keys = [account_key, f"address:{client_address[:64]}"]
-    wait = await _throttle_keys(ctx, keys, now)
-    if wait:
-        raise _blocked(wait)
+    keys = throttle_keys(account_key, client_address)
+    await refuse_if_blocked(ctx, keys, now)
     try:
         tokens = await ctx.provider.password_grant(account.username if account else name, password)
     except Unauthenticated:
         async with ctx.sessions() as session, session.begin():
-            await _record_failure(session, keys, now)
+            await count_failure(session, keys, now)
             audit(session, account.id if account else "", "login_failed", client_address=client_address,
-                  username=mask_personal_numbers(name)[:100])
-        log.info("login_failed", username=name, client_address=client_address)
+                  username=mask_personal_data(name)[:100])
+        log.info("login_failed", username=mask_personal_data(name), client_address=client_address)
         raise
     async with ctx.sessions() as session, session.begin():
-        await session.execute(delete(LoginThrottle).where(LoginThrottle.key == account_key))
+        await throttles.clear(session, account_key)
         if account:
             audit(session, account.id, "login_succeeded", client_address=client_address)
     return tokens
@@ -106,13 +93,11 @@ async def machine_token(ctx: Identity, *, client_id: str, client_secret: str, cl
         raise InvalidInput("Cần client_id và client_secret.", fields={"client_id": "required",
                                                                       "client_secret": "required"})
     now = datetime.now(UTC)
-    keys = [f"client:{client_id}", f"address:{client_address[:64]}"]
-    wait = await _throttle_keys(ctx, keys, now)
-    if wait:
-        raise _blocked(wait)
+    keys = throttle_keys(f"client:{client_id}", client_address)
+    await refuse_if_blocked(ctx, keys, now)
     try:
         return await ctx.provider.client_credentials_grant(client_id, client_secret)
     except Unauthenticated:
         async with ctx.sessions() as session, session.begin():
-            await _record_failure(session, keys, now)
+            await count_failure(session, keys, now)
         raise

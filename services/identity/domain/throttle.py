@@ -36,8 +36,12 @@ def after_failure(state: Throttle | None, now: datetime) -> Throttle:
         state = Throttle(window_started_at=now, strikes=strikes)
     state = replace(state, failures=state.failures + 1)
     if state.failures >= LIMIT:
-        block = min(FIRST_BLOCK * (2 ** state.strikes), MAX_BLOCK)
-        state = replace(state, blocked_until=now + block, strikes=state.strikes + 1, failures=0,
+        state = replace(state, blocked_until=now + block_for(state.strikes), strikes=state.strikes + 1, failures=0,
                         window_started_at=now)
     return state
 
+
+
+def block_for(strikes: int) -> timedelta:
+    """The wait after ``strikes`` earlier blocks in a row: one minute, doubling, at most an hour."""
+    return min(FIRST_BLOCK * (2 ** min(strikes, 16)), MAX_BLOCK)

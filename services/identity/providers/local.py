@@ -16,10 +16,11 @@ from datetime import UTC, datetime, timedelta
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from services.identity.domain.identity_numbers import mask_number
 from services.identity.providers.base import AUDIENCE, ProviderUser, RefreshTokenReused, TokenSet
 from services.identity.providers.keys import KeyRing
 from services.identity.settings import IdentitySettings, MachineClientSeed
@@ -43,6 +44,11 @@ class _Reused(Unauthenticated, RefreshTokenReused):
 def make_hasher(settings: IdentitySettings) -> PasswordHasher:
     return PasswordHasher(time_cost=settings.argon2_time_cost, memory_cost=settings.argon2_memory_kib,
                           parallelism=settings.argon2_parallelism)
+
+
+def shown_username(kind: str, username: str) -> str:
+    """A citizen's user name is their CCCD: tokens (read by browsers, logged by proxies) carry it masked."""
+    return mask_number(username) if kind == "citizen" else username
 
 
 def _digest(token: str) -> str:
@@ -257,15 +263,9 @@ class LocalProvider:
         claims = self._base_claims(user.account_id, now)
         claims.update(account_id=user.account_id, kind=user.kind, roles=list(user.roles or []),
                       agency=user.agency_code, vl=user.verification_level, name=user.full_name,
-                      preferred_username=user.username, email=user.email)
+                      preferred_username=shown_username(user.kind, user.username), email=user.email)
         return self._sign(claims, now)
 
     def _token_set(self, user: LocalUser, refresh: tuple[str, int], now: datetime) -> TokenSet:
         return TokenSet(access_token=self.access_token(user, now), refresh_token=refresh[0],
                         expires_in=self.settings.access_token_seconds, refresh_expires_in=refresh[1])
-
-    async def count_live_sessions(self, account_id: str) -> int:
-        async with self._sessions() as session:
-            return await session.scalar(select(func.count(func.distinct(RefreshToken.family_id))).where(
-                RefreshToken.account_id == account_id, RefreshToken.revoked_at.is_(None),
-                RefreshToken.used_at.is_(None)))

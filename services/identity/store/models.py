@@ -55,6 +55,9 @@ class Representation(Base):
     body_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"))
     person_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
     role: Mapped[str] = mapped_column(String(30))  # legal_representative, authorised
+    # confirmed, or unconfirmed: a registrant's claim the business registry has not confirmed;
+    # it gives no right to act for the body and a confirmed claim replaces it.
+    status: Mapped[str] = mapped_column(String(20), default="confirmed")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     created_by: Mapped[str] = mapped_column(String(36))
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
