@@ -39,7 +39,10 @@ class SetRoles(Strict):
 
 
 def account_view(a: identity_pb2.Account) -> dict:
+    """A citizen's user name is their CCCD: it is not repeated (identity_number_masked shows it masked)."""
     view = views.account(a)
+    if view["kind"] == "citizen":
+        view.pop("username", None)
     view.update(email_verified=a.email_verified, phone_verified=a.phone_verified)
     if a.address:
         view["address"] = a.address

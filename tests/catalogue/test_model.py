@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.catalogue.domain import demo, versions
-from services.catalogue.domain.model import normalise
-from services.catalogue.domain.validation import publish_problems, validate
-from services.platform.errors import FailedPrecondition
+from services.catalogue.domain.model import MAX_VERIFICATION_LEVEL, normalise
+from services.catalogue.domain.validation import AMOUNT_FORMAT, publish_problems, validate
+from services.platform.errors import FailedPrecondition, InvalidInput
 
 AGENCIES = {"000.00.00.H29", "000.00.04.H29", "068.00.99.H29"}
 
@@ -69,6 +69,30 @@ def test_a_complete_procedure_is_valid_and_publishable():
     ({"workflow": [{"name": "B", "role": "processing", "budget_hours": 4, "agency_code": "1.2.3.H99"}]},
      "workflow[0].agency_code"),
     ({"min_verification_level": 7}, "min_verification_level"),
+    ({"min_verification_level": 3}, "min_verification_level"),
+    ({"fees": [{"name": "Lệ phí", "amount_vnd": float("nan")}]}, "fees[0].amount_vnd"),
+    ({"fees": [{"name": "Lệ phí", "amount_vnd": "nan"}]}, "fees[0].amount_vnd"),
+    ({"fees": [{"name": "Lệ phí", "amount_vnd": "inf"}]}, "fees[0].amount_vnd"),
+    ({"fees": [{"name": "Lệ phí", "amount_vnd": float("inf")}]}, "fees[0].amount_vnd"),
+    ({"fees": [{"name": "Lệ phí", "amount_vnd": 1e20}]}, "fees[0].amount_vnd"),
+    ({"fees": [{"name": "Lệ phí", "amount_vnd": 10**12 + 1}]}, "fees[0].amount_vnd"),
+    ({"fees": [{"name": "x" * 5001}]}, "fees[0].name"),
+    ({"documents": [{"name": "A", "copies": 3_000_000_000}]}, "documents[0].copies"),
+    ({"documents": [{"name": "A", "copies": "nan"}]}, "documents[0].copies"),
+    ({"documents": [{"name": "A", "form": "x" * 1001}]}, "documents[0].form"),
+    ({"workflow": [{"name": "T", "role": "reception", "budget_hours": "nan"}]}, "workflow[0].budget_hours"),
+    ({"workflow": [{"name": "T", "role": "reception", "budget_hours": "inf"}]}, "workflow[0].budget_hours"),
+    ({"workflow": [{"name": "T", "role": "reception", "budget_hours": 10_001}]}, "workflow[0].budget_hours"),
+    ({"workflow": [{"name": "x" * 301, "role": "reception", "budget_hours": 1}]}, "workflow[0].name"),
+    ({"processing_time": {"value": "nan", "unit": "working_day"}}, "processing_time.value"),
+    ({"processing_time": {"value": 1e300, "unit": "working_day"}}, "processing_time.value"),
+    ({"sector": "x" * 201}, "sector"),
+    ({"name": "x" * 1001}, "name"),
+    ({"result": "x" * 2001}, "result"),
+    ({"legal_basis": ["x" * 1001]}, "legal_basis[0]"),
+    ({"sources": [f"nguồn {i}" for i in range(201)]}, "sources"),
+    ({"eform_schema": {"type": "object", "properties": {"a": {"type": "number", "maximum": float("nan")}}}},
+     "eform_schema"),
     ({"eform_schema": {"type": "object", "properties": {"a": {"type": "strin"}}}}, "eform_schema"),
     ({"eform_schema": {"type": "object", "required": "a"}}, "eform_schema"),
     ({"eform_schema": {"type": "array"}}, "eform_schema"),
@@ -86,7 +110,27 @@ def test_numbers_from_a_spreadsheet_are_read_but_never_guessed():
     assert content["fees"][0]["amount_vnd"] == 8000
     assert content["documents"][0]["copies"] == 2 and content["documents"][0]["mandatory"] is True
     assert validate(normalise({**valid(), "fees": [{"name": "L", "amount_vnd": "tám nghìn"}]}),
-                    agencies=AGENCIES) == {"fees[0].amount_vnd": "phải là một số"}
+                    agencies=AGENCIES) == {"fees[0].amount_vnd": AMOUNT_FORMAT}
+
+
+@pytest.mark.parametrize("written,amount", [
+    ("50.000", 50_000), ("50,000", 50_000), ("1.250.000", 1_250_000), ("1,250,000", 1_250_000),
+    ("8000", 8000), (" 50.000 ", 50_000), (8000.0, 8000),
+])
+def test_a_fee_is_read_with_vietnamese_thousands_separators(written, amount):
+    content = normalise({**valid(), "fees": [{"name": "Lệ phí", "amount_vnd": written}]})
+    assert content["fees"][0]["amount_vnd"] == amount
+    assert validate(content, agencies=AGENCIES) == {}
+
+
+@pytest.mark.parametrize("written", ["50.5", "50,5", "50.00", "1.25.000", "1.250,000", "50.000đ"])
+def test_an_ambiguous_fee_is_refused_with_the_format_to_use(written):
+    assert problems(fees=[{"name": "Lệ phí", "amount_vnd": written}]) == {"fees[0].amount_vnd": AMOUNT_FORMAT}
+
+
+def test_verification_levels_are_those_identity_issues():
+    assert MAX_VERIFICATION_LEVEL == 2
+    assert problems(min_verification_level=2) == {}
 
 
 def test_a_null_fee_amount_is_not_published_so_it_stays_null():
@@ -162,3 +206,29 @@ def test_only_drafts_are_edited_or_published_and_only_published_versions_retired
         versions.check_no_open_draft([published, versions.VersionState(2, "draft")])
     versions.retire(published, NOW, NOW)
     assert published.status == "retired" and versions.current([published], NOW) is None
+
+
+def test_a_version_is_never_put_in_force_in_the_past_or_before_the_one_in_force():
+    v1 = versions.VersionState(1, "published", NOW + timedelta(days=5))
+    with pytest.raises(InvalidInput) as err:
+        versions.publish([v1, versions.VersionState(2, "draft")], 2, NOW - timedelta(hours=1), NOW)
+    assert set(err.value.fields) == {"effective_from"}
+    with pytest.raises(InvalidInput) as err:  # would close version 1 before it starts
+        versions.publish([v1, versions.VersionState(2, "draft")], 2, NOW + timedelta(days=4), NOW)
+    assert set(err.value.fields) == {"effective_from"}
+    late = versions.VersionState(2, "draft")
+    versions.publish([v1, late], 2, NOW + timedelta(days=5, minutes=2), NOW)
+    assert late.status == "published" and v1.effective_to == late.effective_from
+    versions.publish([versions.VersionState(3, "draft")], 3, NOW - timedelta(minutes=2), NOW)  # clock skew
+
+
+def test_a_version_is_not_retired_before_it_starts_or_in_the_past():
+    scheduled = versions.VersionState(1, "published", NOW + timedelta(days=10))
+    with pytest.raises(InvalidInput) as err:
+        versions.retire(scheduled, NOW + timedelta(days=9), NOW)
+    assert set(err.value.fields) == {"effective_to"}
+    with pytest.raises(InvalidInput) as err:
+        versions.retire(versions.VersionState(2, "published", NOW - timedelta(days=10)), NOW - timedelta(days=1), NOW)
+    assert set(err.value.fields) == {"effective_to"}
+    versions.retire(scheduled, NOW + timedelta(days=10), NOW)
+    assert scheduled.effective_to == NOW + timedelta(days=10) and scheduled.status == "published"

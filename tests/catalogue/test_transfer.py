@@ -10,8 +10,9 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
-from services.catalogue.app import agencies, queries, transfer
+from services.catalogue.app import admin, agencies, queries, transfer
 from services.catalogue.app.index import build
+from services.catalogue.app.messages import procedure_message
 from services.catalogue.store.models import Agency, AuditEntry, Procedure, outbox
 from services.platform.errors import InvalidInput, PermissionDenied
 from tests.catalogue.conftest import ADMIN, RECEPTION
@@ -225,3 +226,100 @@ async def test_a_bad_reorganisation_is_reported_row_by_row_and_nothing_changes(s
                                      "row 4: valid_to", "row 5: parent_code", "row 6: parent_code",
                                      "row 7: valid_from"}
     assert await counts(sessions) == before
+
+
+GOOD = {"code": "1.999001", "name": "Thủ tục mới", "level": "commune", "online": "full",
+        "documents": [{"name": "Tờ khai"}], "workflow": [{"name": "Tiếp nhận", "role": "reception", "budget_hours": 4}]}
+
+
+async def test_bad_numbers_and_long_texts_are_refused_by_row_and_field_on_both_databases(sessions):
+    rows = [
+        {**GOOD, "code": "1.999001", "fees": [{"name": "Lệ phí", "amount_vnd": float("nan")}]},  # JSON NaN
+        {**GOOD, "code": "1.999002", "fees": [{"name": "Lệ phí", "amount_vnd": "inf"}]},
+        {**GOOD, "code": "1.999003", "documents": [{"name": "Tờ khai", "copies": 3_000_000_000}]},
+        {**GOOD, "code": "1.999004", "fees": [{"name": "Lệ phí", "amount_vnd": 1e20}]},
+        {**GOOD, "code": "1.999005", "workflow": [{"name": "Tiếp nhận", "role": "reception", "budget_hours": "nan"}]},
+        {**GOOD, "code": "1.999006", "sector": "x" * 300},
+        {**GOOD, "code": "1.999007", "fees": [{"name": "Lệ phí", "amount_vnd": "50.5"}]},
+        {**GOOD, "code": "1.999008", "min_verification_level": 3},
+    ]
+    content = json.dumps(rows).encode()
+    assert b"NaN" in content
+    before = await counts(sessions)
+    with pytest.raises(InvalidInput) as err:
+        await tx(sessions, transfer.import_catalogue, ADMIN, content, "json", publish=True)
+    assert set(err.value.fields) == {
+        "row 1: fees[0].amount_vnd", "row 2: fees[0].amount_vnd", "row 3: documents[0].copies",
+        "row 4: fees[0].amount_vnd", "row 5: workflow[0].budget_hours", "row 6: sector",
+        "row 7: fees[0].amount_vnd", "row 8: min_verification_level"}
+    assert "50.000" in err.value.fields["row 7: fees[0].amount_vnd"]
+    assert await counts(sessions) == before
+
+
+async def test_the_largest_allowed_values_are_stored_and_read_back_on_both_databases(sessions):
+    row = {**GOOD, "sector": "x" * 200, "fees": [{"name": "Lệ phí", "amount_vnd": 10**12}],
+           "documents": [{"name": "Tờ khai", "copies": 1000}],
+           "workflow": [{"name": "Tiếp nhận", "role": "reception", "budget_hours": 10_000}]}
+    await tx(sessions, transfer.import_catalogue, ADMIN, json.dumps([row]).encode(), "json", publish=True)
+    async with sessions() as s:
+        message = procedure_message(await queries.get_procedure(s, GOOD["code"]))
+    assert (message.fees[0].amount_vnd, message.documents[0].copies, message.workflow[0].budget_hours) == (
+        10**12, 1000, 10_000)
+
+
+async def test_a_fee_written_with_thousands_separators_is_imported_as_thousands(sessions):
+    rows = [{**GOOD, "fees": [{"name": "Lệ phí", "amount_vnd": "50.000"}, {"name": "Phí", "amount_vnd": "1,250,000"}]}]
+    await tx(sessions, transfer.import_catalogue, ADMIN, json.dumps(rows).encode(), "json")
+    async with sessions() as s:
+        draft = await queries.get_procedure(s, GOOD["code"], 1)
+    assert [f["amount_vnd"] for f in draft.data["fees"]] == [50_000, 1_250_000]
+
+
+async def test_publishing_on_import_audits_the_dates_as_publishing_by_hand_does(sessions):
+    await tx(sessions, transfer.import_catalogue, ADMIN, json.dumps([GOOD]).encode(), "json", publish=True)
+    async with sessions() as s:
+        entry = await s.scalar(select(AuditEntry).where(AuditEntry.entity_key == GOOD["code"],
+                                                        AuditEntry.action == "publish"))
+        row = await queries.get_procedure(s, GOOD["code"])
+    changed = {c["field"]: json.loads(c["new"]) for c in entry.changes}
+    assert changed["status"] == "published" and changed["effective_from"] == row.effective_from.isoformat()
+
+
+async def test_an_agency_name_longer_than_its_column_is_refused_by_row(sessions):
+    plan = [{"code": "176.00.99.H29", "name": "P" * 301, "kind": "commune", "parent_code": "000.00.00.H29"},
+            {"code": "177.00.99.H29", "name": "P" * 300, "kind": "commune", "parent_code": "000.00.00.H29"}]
+    before = await counts(sessions)
+    with pytest.raises(InvalidInput) as err:
+        await tx(sessions, agencies.import_agencies, ADMIN, json.dumps(plan).encode(), "json")
+    assert set(err.value.fields) == {"row 1: name"}
+    assert await counts(sessions) == before
+    result = await tx(sessions, agencies.import_agencies, ADMIN, json.dumps(plan[1:]).encode(), "json")
+    assert result.created == 1
+
+
+async def test_a_merged_agency_s_procedures_get_drafts_naming_the_successor(sessions):
+    async with sessions() as s:
+        live = [p for p in await s.scalars(select(Procedure).where(Procedure.status == "published"))
+                if p.agency_code]
+        department = await queries.get_agency(s, live[0].agency_code)
+    named = sorted(p.code for p in live if p.agency_code == department.code)
+    opened = named[0]  # one already has an open draft: that draft is revised, no second draft
+    await tx(sessions, admin.create_draft, ADMIN, {"code": opened}, copy_from_latest=True)
+    successor = "000.00.98.H29"
+    plan = [{"code": successor, "name": "Sở mới sau sáp nhập", "kind": department.kind,
+             "parent_code": department.parent_code},
+            {"code": department.code, "name": department.name, "kind": department.kind,
+             "parent_code": department.parent_code, "successor_code": successor, "valid_to": "2099-01-01"}]
+    result = await tx(sessions, agencies.import_agencies, ADMIN, json.dumps(plan).encode(), "json")
+    assert sorted(result.drafts) == named
+    async with sessions() as s:
+        for code in named:
+            versions = await queries.versions_of(s, code)
+            assert [v.status for v in versions] == ["published", "draft"]  # still in force as published
+            assert versions[0].agency_code == department.code and versions[1].agency_code == successor
+            assert (await queries.get_procedure(s, code)).version == 1
+        trail = list(await s.scalars(select(AuditEntry).where(AuditEntry.action == "agency_merge")))
+    assert sorted(e.entity_key for e in trail) == named
+    assert {"field": "agency_code", "old": json.dumps(department.code), "new": json.dumps(successor)} in trail[0].changes
+    again = await tx(sessions, agencies.import_agencies, ADMIN, json.dumps(plan).encode(), "json")
+    assert again.drafts == [] and again.unchanged == 2

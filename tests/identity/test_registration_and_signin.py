@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import jwt
 import pytest
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from motcua.v1 import events_pb2
 from services.identity.app import registration, signin
@@ -92,7 +93,7 @@ async def test_a_failed_commit_deletes_the_provider_user_again(identity, monkeyp
 
     monkeypatch.setattr(identity.provider, "create_user", create_then_break_commit)
     monkeypatch.setattr(identity.provider, "delete_user", track_delete)
-    with pytest.raises(Exception):
+    with pytest.raises(IntegrityError):
         await registration.register_citizen(identity, **CITIZEN)
     assert len(deleted) == 1
     assert await _count(identity, Account) == 0 and await _count(identity, LocalUser) == 0

@@ -15,6 +15,9 @@ from services.catalogue.domain.model import LEVELS, ONLINE_MODES
 from services.catalogue.domain.search import MAX_QUERY
 from services.platform.errors import Conflict, InvalidInput, NotFound
 from services.platform.grpc_server import current_principal
+from services.platform.logging import get_logger
+
+log = get_logger("catalogue.admin")
 
 MAX_PAGE = 100
 
@@ -155,6 +158,8 @@ class CatalogueServicer(catalogue_pb2_grpc.CatalogueServiceServicer):
         async with self._write() as s:
             result = await agencies.import_agencies(s, principal, request.content, request.format,
                                                     dry_run=request.dry_run)
+        if result.drafts:
+            log.info("agency_merge_drafts", procedures=result.drafts)
         return _import_reply(result)
 
     async def ExportCatalogue(self, request, context):

@@ -80,7 +80,7 @@ async def emit(session: AsyncSession, row: Procedure, event: str) -> None:
                        payload=catalogue_pb2.ProcedurePublished(procedure=procedure_message(row, names)))
 
 
-def _stamp(row: Procedure, principal: Principal, moment: datetime) -> None:
+def stamp(row: Procedure, principal: Principal, moment: datetime) -> None:
     row.updated_at = moment
     row.updated_by = principal.name or principal.account_id
 
@@ -99,15 +99,20 @@ async def create_draft(session: AsyncSession, principal: Principal, raw: dict, *
     else:
         previous = existing[-1].data.get("demo_fields", []) if existing else []
         content = checked(raw, agencies, demo_fields=previous if raw.get("demo_settings") else [])
-    moment = now()
-    row = Procedure(code=code, version=(existing[-1].version + 1) if existing else 1, status="draft",
-                    created_at=moment)
-    apply_content(row, content)
-    _stamp(row, principal, moment)
-    session.add(row)
+    row = add_draft(session, principal, code, (existing[-1].version + 1) if existing else 1, content, now())
     old = existing[-1].data if existing else None
     await audit(session, principal, action="create_draft", entity="procedure", key=code, version=row.version,
                 changes=diff(old, content))
+    return row
+
+
+def add_draft(session: AsyncSession, principal: Principal, code: str, version: int, content: dict,
+              moment: datetime) -> Procedure:
+    """A new draft version row (the caller audits it)."""
+    row = Procedure(code=code, version=version, status="draft", created_at=moment)
+    apply_content(row, content)
+    stamp(row, principal, moment)
+    session.add(row)
     return row
 
 
@@ -122,7 +127,7 @@ async def update_draft(session: AsyncSession, principal: Principal, raw: dict, v
     content = checked(raw, await active_agency_codes(session),
                       demo_fields=list(previous.get("demo_fields", [])) if raw.get("demo_settings") else [])
     apply_content(row, content)
-    _stamp(row, principal, now())
+    stamp(row, principal, now())
     await audit(session, principal, action="update_draft", entity="procedure", key=code, version=version,
                 changes=diff(previous, content))
     return row
@@ -157,7 +162,7 @@ async def publish_version(session: AsyncSession, principal: Principal, rows: lis
         row = by_version[s.version]
         before = _dates(row)
         row.status, row.effective_from, row.effective_to = s.status, s.effective_from, s.effective_to
-        _stamp(row, principal, moment)
+        stamp(row, principal, moment)
         await audit(session, principal, action="publish" if row is target else "supersede", entity="procedure",
                     key=row.code, version=row.version, changes=diff(before, _dates(row)))
         if row is not target and row.status == "retired":
@@ -196,7 +201,7 @@ async def retire(session: AsyncSession, principal: Principal, code: str, version
     before = {"status": row.status, "effective_to": _iso(row.effective_to)}
     rules.retire(s, effective_to or moment, moment)
     row.status, row.effective_to = s.status, s.effective_to
-    _stamp(row, principal, moment)
+    stamp(row, principal, moment)
     changes = diff(before, {"status": row.status, "effective_to": _iso(row.effective_to)})
     if reason:
         changes.append({"field": "reason", "old": "null", "new": _json(reason)})

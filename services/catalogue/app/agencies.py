@@ -1,5 +1,10 @@
 """Agency reorganisations imported by a city administrator: new agencies, renames, moves,
-merges (successor and end date). Nothing is deleted; every change is audited."""
+merges (successor and end date). Nothing is deleted; every change is audited.
+
+A merge re-points the procedures that name the merged agency: each one gets a draft version
+(or its open draft is revised) naming the successor, audited as ``agency_merge``. Nothing
+changes for citizens until the administrator reviews and publishes those drafts (with the
+merge date as effective date); the import's result lists them (``drafts``)."""
 
 from __future__ import annotations
 
@@ -9,11 +14,12 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.catalogue.app.admin import audit, require_city_admin
+from services.catalogue.app.admin import add_draft, apply_content, audit, require_city_admin, stamp
+from services.catalogue.app.queries import now
 from services.catalogue.app.transfer import MAX_REPORTED, ImportResult, _format, check_size, json_records
-from services.catalogue.domain.agencies import AgencyRow, row_from_raw, validate_rows
+from services.catalogue.domain.agencies import AgencyRow, repointed, row_from_raw, validate_rows
 from services.catalogue.domain.model import diff
-from services.catalogue.store.models import Agency
+from services.catalogue.store.models import Agency, Procedure
 from services.platform.errors import InvalidInput
 from services.platform.principal import Principal
 
@@ -84,6 +90,33 @@ async def import_agencies(session: AsyncSession, principal: Principal, content: 
             current = Agency(code=row.code, demo_code=False, data={})
             session.add(current)
         current.name, current.kind, current.parent_code = row.name, row.kind, row.parent_code
+        merged_now = row.successor_code and (old is None or old["successor_code"] != row.successor_code)
         current.successor_code, current.valid_from, current.valid_to = row.successor_code, row.valid_from, row.valid_to
         await audit(session, principal, action="agency_import", entity="agency", key=row.code, changes=diff(old, new))
+        if merged_now:
+            result.drafts += await _repoint_procedures(session, principal, row.code, row.successor_code)
     return result
+
+
+async def _repoint_procedures(session: AsyncSession, principal: Principal, merged: str, successor: str) -> list[str]:
+    """Draft versions naming ``successor`` for the live procedures that name ``merged``."""
+    rows = await session.scalars(select(Procedure).order_by(Procedure.code, Procedure.version))
+    latest: dict[str, Procedure] = {}
+    for procedure in rows:
+        latest[procedure.code] = procedure
+    moment, codes = now(), []
+    for code, procedure in latest.items():
+        content = repointed(procedure.data, merged, successor) if procedure.status != "retired" else None
+        if content is None:
+            continue
+        before = procedure.data
+        if procedure.status == "draft":
+            row = procedure
+            apply_content(row, content)
+            stamp(row, principal, moment)
+        else:
+            row = add_draft(session, principal, code, procedure.version + 1, content, moment)
+        await audit(session, principal, action="agency_merge", entity="procedure", key=code, version=row.version,
+                    changes=diff(before, content))
+        codes.append(code)
+    return codes

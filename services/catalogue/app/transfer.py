@@ -12,7 +12,15 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.catalogue.app import workbook
-from services.catalogue.app.admin import active_agency_codes, apply_content, audit, publish_version, require_city_admin
+from services.catalogue.app.admin import (
+    active_agency_codes,
+    add_draft,
+    apply_content,
+    audit,
+    publish_version,
+    require_city_admin,
+    stamp,
+)
 from services.catalogue.app.queries import now, state
 from services.catalogue.domain import versions as rules
 from services.catalogue.domain.model import diff, normalise
@@ -35,6 +43,7 @@ class ImportResult:
     unchanged: int = 0
     dry_run: bool = False
     codes: list[str] = field(default_factory=list)
+    drafts: list[str] = field(default_factory=list)  # procedures given a draft by an agency merge
 
 
 def _format(fmt: str) -> str:
@@ -129,13 +138,11 @@ async def import_catalogue(session: AsyncSession, principal: Principal, content:
             continue
         if latest is not None and latest.status == "draft":
             row, old = latest, dict(latest.data)
+            apply_content(row, new)
+            stamp(row, principal, moment)
         else:
-            row = Procedure(code=code, version=(latest.version + 1) if latest else 1, status="draft",
-                            created_at=moment)
+            row = add_draft(session, principal, code, (latest.version + 1) if latest else 1, new, moment)
             old = latest.data if latest else None
-            session.add(row)
-        apply_content(row, new)
-        row.updated_at, row.updated_by = moment, principal.name or principal.account_id
         await audit(session, principal, action="import", entity="procedure", key=code, version=row.version,
                     changes=diff(old, new))
         if publish:

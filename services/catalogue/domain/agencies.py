@@ -108,3 +108,19 @@ def validate_rows(rows: list[tuple[str, AgencyRow]], existing: dict[str, AgencyR
             seen.add(parent)
             parent = merged[parent].parent_code
     return errors
+
+
+def repointed(content: dict, merged: str, successor: str) -> dict | None:
+    """A procedure's content with every mention of a merged agency (receiving, processing,
+    a workflow step's agency) replaced by its successor; None when it does not name it."""
+    if merged not in (content.get("agency_code"), content.get("processing_agency_code")) and not any(
+            step.get("agency_code") == merged for step in content.get("workflow") or []):
+        return None
+    swap = {merged: successor}
+    out = dict(content)
+    for key in ("agency_code", "processing_agency_code"):
+        if out.get(key):
+            out[key] = swap.get(out[key], out[key])
+    out["workflow"] = [dict(step, agency_code=swap.get(step.get("agency_code"), step.get("agency_code")))
+                       for step in content.get("workflow") or []]
+    return out

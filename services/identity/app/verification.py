@@ -219,6 +219,8 @@ async def reset_password(ctx: Identity, *, username: str, code: str, new_passwor
         found = await account_for_sign_in(session, name)
     async with ctx.sessions() as session, session.begin():
         reason = await _check_code(session, found.id, "reset_password", code) if found else "wrong"
+        if reason == "none":  # no code was asked for: answered as for a name without an account
+            reason = "wrong"
         if not reason:
             weak = password_problem(new_password, personal=(found.username, found.identity_number or ""))
             if weak:  # the code was right: the owner may learn why (the transaction gives the code back)

@@ -20,7 +20,6 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from services.identity.domain.identity_numbers import mask_number
 from services.identity.providers.base import AUDIENCE, ProviderUser, RefreshTokenReused, TokenSet
 from services.identity.providers.keys import KeyRing
 from services.identity.settings import IdentitySettings, MachineClientSeed
@@ -44,11 +43,6 @@ class _Reused(Unauthenticated, RefreshTokenReused):
 def make_hasher(settings: IdentitySettings) -> PasswordHasher:
     return PasswordHasher(time_cost=settings.argon2_time_cost, memory_cost=settings.argon2_memory_kib,
                           parallelism=settings.argon2_parallelism)
-
-
-def shown_username(kind: str, username: str) -> str:
-    """A citizen's user name is their CCCD: tokens (read by browsers, logged by proxies) carry it masked."""
-    return mask_number(username) if kind == "citizen" else username
 
 
 def _digest(token: str) -> str:
@@ -263,7 +257,7 @@ class LocalProvider:
         claims = self._base_claims(user.account_id, now)
         claims.update(account_id=user.account_id, kind=user.kind, roles=list(user.roles or []),
                       agency=user.agency_code, vl=user.verification_level, name=user.full_name,
-                      preferred_username=shown_username(user.kind, user.username), email=user.email)
+                      preferred_username=user.username, email=user.email)
         return self._sign(claims, now)
 
     def _token_set(self, user: LocalUser, refresh: tuple[str, int], now: datetime) -> TokenSet:
