@@ -4,6 +4,7 @@ delivers email and SMS with retries, reminds officials of deadlines, over gRPC."
 from __future__ import annotations
 
 import asyncio
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -37,6 +38,22 @@ MIGRATIONS = Path(__file__).parent / "store" / "migrations"
 
 
 async def main(stop: asyncio.Event) -> None:
+    # MOTCUA_NOTIFICATION_PROFILE=<file>: cProfile the event loop thread until stop (benchmarks).
+    profile_to = os.environ.get("MOTCUA_NOTIFICATION_PROFILE", "")
+    if profile_to:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+    try:
+        await _serve(stop)
+    finally:
+        if profile_to:
+            profiler.disable()
+            profiler.dump_stats(profile_to)
+
+
+async def _serve(stop: asyncio.Event) -> None:
     settings = platform_settings()
     own = notification_settings()
     db = Database.connect(settings.database_url(NAME))
@@ -75,7 +92,8 @@ async def main(stop: asyncio.Event) -> None:
     server.add_health_check("nats", bus.health_check)
     server.run_in_background(consume(bus, stream=DOSSIER_STREAM, durable=DOSSIER_CONSUMER, subject="dossier.>",
                                      handler=notifier.handle_dossier_event, max_deliver=own.max_deliver,
-                                     on_dead_letter=dead_letter(DOSSIER_CONSUMER)))
+                                     on_dead_letter=dead_letter(DOSSIER_CONSUMER),
+                                     batch_handler=notifier.handle_dossier_events, batch=own.consumer_batch))
     server.run_in_background(consume(bus, stream=IDENTITY_STREAM, durable=CONTACTS_CONSUMER,
                                      subject="identity.account.>", handler=notifier.handle_account_event,
                                      max_deliver=own.max_deliver, on_dead_letter=dead_letter(CONTACTS_CONSUMER)))

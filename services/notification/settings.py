@@ -51,6 +51,8 @@ class NotificationSettings(BaseSettings):
 
     # Consumer retries before a message goes to the dead-letter stream.
     max_deliver: int = 5
+    # Dossier events handled together in one transaction: at most this many per fetch.
+    consumer_batch: int = 100
     # Prometheus metrics on this port (0 = off); the gateway's /metrics covers the gateway only.
     metrics_port: int = 0
     metrics_host: str = "127.0.0.1"

@@ -135,6 +135,8 @@ class Bus:
 
 
 Handler = Callable[[events_pb2.EventEnvelope], Awaitable[None]]
+# Handles several envelopes at once (one transaction); raising means none of them was handled.
+BatchHandler = Callable[[list[events_pb2.EventEnvelope]], Awaitable[None]]
 # Told (subject, raw data, error) after a message went to the dead-letter stream.
 DeadLetterHook = Callable[[str, bytes, str], Awaitable[None]]
 
@@ -149,10 +151,16 @@ async def consume(
     max_deliver: int = 5,
     batch: int = 64,
     on_dead_letter: DeadLetterHook | None = None,
+    batch_handler: BatchHandler | None = None,
 ) -> None:
     """Run a durable pull consumer forever. The handler must be idempotent (it may see a
     message again after a crash); a message that fails ``max_deliver`` times goes to
-    ``deadletter.<durable>`` instead of blocking the stream."""
+    ``deadletter.<durable>`` instead of blocking the stream.
+
+    With ``batch_handler``, each fetched batch (what is waiting, up to ``batch``) is handed
+    over at once and acknowledged after it returns; if it raises, the batch is handled again
+    one message at a time by ``handler``, so one bad message is retried and dead-lettered
+    alone and the rest go through."""
     await bus.wait_ready()
     psub = None
     while psub is None:
@@ -183,9 +191,34 @@ async def consume(
             log.warning("consumer_fetch_failed", durable=durable, error=str(exc) or type(exc).__name__)
             await asyncio.sleep(0.5)
             continue
+        if batch_handler is not None and len(msgs) > 1 and await _handle_batch(msgs, durable, batch_handler):
+            continue
         for msg in msgs:
             await _handle_one(bus, msg, durable=durable, handler=handler, max_deliver=max_deliver,
                               on_dead_letter=on_dead_letter)
+
+
+async def _handle_batch(msgs: list, durable: str, batch_handler: BatchHandler) -> bool:
+    """True when the whole batch was handled and acknowledged; False leaves every message
+    to the one-by-one path (nothing of the batch was committed)."""
+    try:
+        envelopes = [events_pb2.EventEnvelope.FromString(msg.data) for msg in msgs]
+        await batch_handler(envelopes)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        log.warning("event_batch_failed", durable=durable, size=len(msgs), error=str(exc) or type(exc).__name__)
+        return False
+    for msg in msgs:
+        request_id_var.set((msg.headers or {}).get("X-Request-Id", ""))
+        log.info("event_handled", durable=durable, subject=msg.subject, delivered=msg.metadata.num_delivered,
+                 batch=len(msgs))
+        try:
+            await msg.ack()
+        except Exception as exc:  # the event may come again; the handler is idempotent
+            log.warning("event_ack_failed", error=str(exc))
+    request_id_var.set("")
+    return True
 
 
 async def _handle_one(bus: Bus, msg, *, durable: str, handler: Handler, max_deliver: int,

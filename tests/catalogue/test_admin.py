@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from motcua.v1 import catalogue_pb2, events_pb2
 from services.catalogue.app import admin, queries
-from services.catalogue.app.index import build
+from services.catalogue.app.index import LiveIndex, build
 from services.catalogue.domain import demo
 from services.catalogue.store.models import AuditEntry, Procedure, outbox
 from services.platform.errors import FailedPrecondition, InvalidInput, NotFound, PermissionDenied
@@ -156,6 +156,13 @@ async def test_only_a_city_admin_changes_the_catalogue(sessions):
     ({"processing_time": {"value": -3, "unit": "working_day"}}, "processing_time.value"),
     ({"agency_code": "999.99.99.H29"}, "agency_code"),
     ({"eform_schema": {"type": "object", "properties": {"x": {"type": 5}}}}, "eform_schema"),
+    ({"fees": [{"name": "Lệ phí", "amount_vnd": float("nan")}]}, "fees[0].amount_vnd"),
+    ({"fees": [{"name": "Lệ phí", "amount_vnd": 1e20}]}, "fees[0].amount_vnd"),
+    ({"documents": [{"name": "Tờ khai", "copies": 3_000_000_000}]}, "documents[0].copies"),
+    ({"workflow": [{"name": "Tiếp nhận", "role": "reception", "budget_hours": "nan"}]}, "workflow[0].budget_hours"),
+    ({"sector": "x" * 300}, "sector"),
+    ({"eform_schema": {"type": "object", "properties": {"x": {"type": "number", "minimum": float("nan")}}}},
+     "eform_schema"),
 ])
 async def test_bad_drafts_are_refused_naming_the_field_and_nothing_is_written(sessions, changes, field):
     with pytest.raises(InvalidInput) as err:
@@ -223,3 +230,62 @@ async def test_published_events_reach_the_catalogue_stream_through_the_outbox(se
     assert got[-1].code == NEW["code"] and got[-1].version == 1
     assert "1.001193" in {p.code for p in got}
     assert len(got) == 42 + 1
+
+
+async def test_a_version_cannot_be_published_in_the_past_or_before_the_one_in_force_starts(sessions):
+    await tx(sessions, admin.create_draft, ADMIN, NEW)
+    with pytest.raises(InvalidInput) as err:
+        await tx(sessions, admin.publish, ADMIN, NEW["code"], 1, datetime.now(UTC) - timedelta(days=1))
+    assert set(err.value.fields) == {"effective_from"}
+    start = datetime.now(UTC) + timedelta(days=10)
+    await tx(sessions, admin.publish, ADMIN, NEW["code"], 1, start)
+    await tx(sessions, admin.create_draft, ADMIN, {"code": NEW["code"]}, copy_from_latest=True)
+    with pytest.raises(InvalidInput) as err:
+        await tx(sessions, admin.publish, ADMIN, NEW["code"], 2, start - timedelta(days=1))
+    assert set(err.value.fields) == {"effective_from"}
+    async with sessions() as s:
+        first, second = await queries.versions_of(s, NEW["code"])
+    assert (first.status, first.effective_from, first.effective_to, second.status) == (
+        "published", start, None, "draft")
+
+
+async def test_a_version_cannot_be_retired_before_it_starts(sessions):
+    await tx(sessions, admin.create_draft, ADMIN, NEW)
+    start = datetime.now(UTC) + timedelta(days=10)
+    await tx(sessions, admin.publish, ADMIN, NEW["code"], 1, start)
+    with pytest.raises(InvalidInput) as err:
+        await tx(sessions, admin.retire, ADMIN, NEW["code"], 1, start - timedelta(days=1))
+    assert set(err.value.fields) == {"effective_to"}
+    retired = await tx(sessions, admin.retire, ADMIN, NEW["code"], 1, start + timedelta(days=1))
+    assert retired.effective_to == start + timedelta(days=1) and retired.status == "published"
+
+
+async def test_two_concurrent_publishes_of_one_draft_publish_it_once(sessions):
+    await tx(sessions, admin.create_draft, ADMIN, {"code": "1.001193"}, copy_from_latest=True)
+    before = len(await events(sessions))
+    outcomes = await asyncio.gather(*[tx(sessions, admin.publish, ADMIN, "1.001193", 2) for _ in range(2)],
+                                    return_exceptions=True)
+    assert sorted(type(o).__name__ for o in outcomes) == ["FailedPrecondition", "Procedure"]
+    trail = await audit_of(sessions, "1.001193")
+    assert [e.action for e in trail].count("publish") == 1 and [e.action for e in trail].count("supersede") == 1
+    assert [subject for subject, _ in (await events(sessions))[before:]] == [
+        "catalogue.procedure.retired", "catalogue.procedure.published"]
+    async with sessions() as s:
+        assert [(v.version, v.status) for v in await queries.versions_of(s, "1.001193")] == [
+            (1, "retired"), (2, "published")]
+
+
+async def test_a_change_to_one_procedure_reindexes_that_procedure_alone(sessions):
+    live = LiveIndex(sessions)
+    await live.refresh()
+    others = len(live.index)
+    await tx(sessions, admin.create_draft, ADMIN, NEW)
+    await tx(sessions, admin.publish, ADMIN, NEW["code"], 1)
+    await live.refresh_code(NEW["code"])
+    hits, _ = live.index.search("giay xac nhan thu nghiem")
+    assert hits[0].entry.code == NEW["code"] and len(live.index) == others + 1
+    await tx(sessions, admin.retire, ADMIN, NEW["code"], 1)
+    await live.refresh_code(NEW["code"])
+    assert live.index.search(NEW["code"]) == ([], 0) and len(live.index) == others
+    # Changes seen only through the fingerprint (another replica's) still trigger a rebuild.
+    assert await live.refresh_if_changed() is True

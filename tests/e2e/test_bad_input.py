@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 
 import jwt
@@ -90,13 +91,26 @@ def test_missing_bad_and_expired_tokens_are_401(portal, system):
     forged = jwt.encode({"sub": "x", "iss": f"{system.gateway_url}/auth", "aud": "motcua", "iat": now,
                          "exp": now + 600}, key, algorithm="RS256", headers={"kid": "forged"})
     assert _problem(portal.http.get("/api/v1/me", headers=portal.bearer(forged)), 401)
-    # An expired token from the real issuer: same keys, exp in the past.
+    # A token of the real issuer whose signature was tampered with.
     real = portal.register_citizen()
     token = portal.token(real["username"], real["password"])
     claims = jwt.decode(token, options={"verify_signature": False})
     assert claims["exp"] - claims["iat"] <= 3600
     tampered = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
     assert _problem(portal.http.get("/api/v1/me", headers=portal.bearer(tampered)), 401)
+    # An expired token signed by the issuer's own current key: the same claims, exp in the past.
+    kid = jwt.get_unverified_header(token)["kid"]
+    with sqlite3.connect(system.var_dir / "identity.db") as db:
+        (pem,) = db.execute("select private_pem from signing_keys where kid = ?", (kid,)).fetchone()
+    past = int(time.time()) - 3600
+    expired = jwt.encode({**claims, "iat": past - 900, "nbf": past - 900, "exp": past}, pem, algorithm="RS256",
+                         headers={"kid": kid})
+    body = _problem(portal.http.get("/api/v1/me", headers=portal.bearer(expired)), 401)
+    assert "hết hạn" in body["detail"]
+    # The same key and claims without the past exp pass: the refusal above is the expiry alone.
+    fresh = jwt.encode({**claims, "iat": int(time.time()), "nbf": int(time.time()), "exp": int(time.time()) + 300},
+                       pem, algorithm="RS256", headers={"kid": kid})
+    assert portal.http.get("/api/v1/me", headers=portal.bearer(fresh)).status_code == 200
 
 
 def test_registering_the_same_number_twice_is_a_409_that_reveals_nobody(portal):

@@ -143,3 +143,16 @@ def test_an_agency_reorganisation_is_imported_and_old_codes_still_resolve(portal
     files = {"file": ("to-chuc.json", json.dumps(plan).encode(), "application/json")}
     bad = _problem(portal.http.post(f"{ADMIN}/agencies/import", headers=admin, files=files), 422)
     assert "row 1: parent_code" in bad["errors"]
+
+
+@pytest.mark.parametrize("action,body,field", [
+    ("publish", {"effective_from": 5}, "effective_from"),
+    ("publish", {"effective_from": ["2030-01-01T00:00:00+07:00"]}, "effective_from"),
+    ("retire", {"effective_to": 5}, "effective_to"),
+    ("retire", {"reason": {"why": "x"}}, "reason"),
+    ("retire", {"effective_to": "2020-01-01T00:00:00+07:00"}, "effective_to"),  # in the past
+])
+def test_bad_dates_for_publishing_or_retiring_are_refused_naming_the_field(portal, admin, action, body, field):
+    reply = portal.http.post(f"{ADMIN}/procedures/1.001193/versions/1/{action}", headers=admin, json=body)
+    assert field in _problem(reply, 422)["errors"]
+    assert portal.http.get("/api/v1/procedures/1.001193").json()["status"] == "published"

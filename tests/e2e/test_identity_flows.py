@@ -180,21 +180,39 @@ def test_export_holds_my_data_and_no_secrets(portal):
 
 def test_ten_wrong_passwords_block_the_account_with_429_and_retry_after(portal, system):
     citizen = portal.register_citizen()
-    # Failures from ten different addresses (as identity sees them), so only the account is blocked and
-    # the other tests sharing this system keep signing in from 127.0.0.1.
-    with grpc.insecure_channel(system.addr("identity")) as channel:
-        stub = identity_pb2_grpc.IdentityServiceStub(channel)
-        for i in range(10):
-            with pytest.raises(grpc.RpcError) as err:
-                stub.IssueToken(identity_pb2.IssueTokenRequest(username=citizen["username"],
-                                                               password=f"Sai@mat-khau{i}",
-                                                               client_address=f"192.0.2.{i}"))
-            assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    # Failures from ten different addresses, as the trusted proxy in front of the gateway reports them
+    # (X-Forwarded-For from 127.0.0.1), so only the account is blocked and the other tests sharing this
+    # system keep signing in.
+    for i in range(10):
+        wrong = portal.http.post("/api/v1/auth/token", headers={"X-Forwarded-For": f"192.0.2.{i}"},
+                                 json={"username": citizen["username"], "password": f"Sai@mat-khau{i}"})
+        assert wrong.status_code == 401
     right = portal.http.post("/api/v1/auth/token", json={"username": citizen["username"],
                                                          "password": citizen["password"]})
     assert right.status_code == 429
     assert 1 <= int(right.headers["retry-after"]) <= 60
     assert right.headers["content-type"].startswith("application/problem+json")
+
+
+def test_the_address_limit_counts_the_forwarded_address_and_ignores_an_unsigned_one(portal, system):
+    citizen = portal.register_citizen()
+    for i in range(10):
+        wrong = portal.http.post("/api/v1/auth/token", headers={"X-Forwarded-For": "198.51.100.9"},
+                                 json={"username": f"nobody{i}@example.vn", "password": "Sai@mat-khau1"})
+        assert wrong.status_code == 401
+    blocked = portal.http.post("/api/v1/auth/token", headers={"X-Forwarded-For": "198.51.100.9"},
+                               json={"username": citizen["username"], "password": citizen["password"]})
+    assert blocked.status_code == 429
+    elsewhere = portal.http.post("/api/v1/auth/token", headers={"X-Forwarded-For": "198.51.100.10"},
+                                 json={"username": citizen["username"], "password": citizen["password"]})
+    assert elsewhere.status_code == 200
+    # A caller reaching identity directly cannot choose the address it is counted under.
+    with grpc.insecure_channel(system.addr("identity")) as channel:
+        stub = identity_pb2_grpc.IdentityServiceStub(channel)
+        reply = stub.IssueToken(identity_pb2.IssueTokenRequest(username=citizen["username"],
+                                                               password=citizen["password"],
+                                                               client_address="198.51.100.9"))
+        assert reply.access_token
 
 
 def test_resolve_applicant_needs_a_token_with_the_scope(portal, system):
@@ -207,6 +225,9 @@ def test_resolve_applicant_needs_a_token_with_the_scope(portal, system):
     bad_secret = portal.http.post("/api/v1/auth/token", data={
         "grant_type": "client_credentials", "client_id": DEMO_CLIENT[0], "client_secret": "wrong"})
     assert bad_secret.status_code == 401
+    # A commune system's token is for ResolveApplicant only, never a caller of the REST API.
+    as_caller = portal.http.get("/api/v1/me", headers=portal.bearer(machine.json()["access_token"]))
+    assert as_caller.status_code == 403 and as_caller.headers["content-type"].startswith("application/problem+json")
     with grpc.insecure_channel(system.addr("identity")) as channel:
         stub = identity_pb2_grpc.IdentityServiceStub(channel)
         request = identity_pb2.ResolveApplicantRequest(identity_number=citizen["username"])

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from motcua.v1 import events_pb2
 from services.notification.app import directory
 from services.notification.app.metrics import DEAD_LETTERS
-from services.notification.app.notify import Created, notify
+from services.notification.app.notify import Created, Notice, notify, notify_all
 from services.notification.domain import audience
 from services.notification.domain.context import dossier_context, field_value
 from services.notification.domain.templates import TemplateRegistry
@@ -42,35 +42,60 @@ def _time(event, name: str) -> datetime | None:
 async def first_handling(session: AsyncSession, consumer: str, event_id: str) -> bool:
     """Record that ``consumer`` handled ``event_id`` in one statement; False if it already had.
     (On PostgreSQL a concurrent twin waits for the first transaction, then does nothing.)"""
+    return event_id in await first_handlings(session, consumer, [event_id])
+
+
+async def first_handlings(session: AsyncSession, consumer: str, event_ids: list[str]) -> set[str]:
+    """Record several events in one statement; returns those not handled before."""
     dialect = session.bind.dialect.name
-    values = {"consumer": consumer, "event_id": event_id, "processed_at": utcnow()}
-    if dialect == "sqlite":
-        statement = sqlite_insert(processed_events).values(**values).on_conflict_do_nothing()
-    elif dialect == "postgresql":
-        statement = pg_insert(processed_events).values(**values).on_conflict_do_nothing()
-    else:
-        return await first_delivery(session, processed_events, consumer, event_id)
-    return (await session.execute(statement)).rowcount == 1
+    now = utcnow()
+    unique = list(dict.fromkeys(event_ids))
+    if dialect not in ("sqlite", "postgresql"):
+        return {e for e in unique if await first_delivery(session, processed_events, consumer, e)}
+    make = sqlite_insert if dialect == "sqlite" else pg_insert
+    statement = (make(processed_events)
+                 .values([{"consumer": consumer, "event_id": e, "processed_at": now} for e in unique])
+                 .on_conflict_do_nothing().returning(processed_events.c.event_id))
+    return set((await session.execute(statement)).scalars())
 
 
 async def track_deadline(session: AsyncSession, kind: str, event: events_pb2.DossierStatusChanged,
                          occurred: datetime) -> None:
-    """Keep the dossier's due time for the reminder scheduler; a late older event changes nothing."""
-    t = DossierDeadline
-    row = (await session.execute(select(t.event_at, t.assignee_id).where(t.dossier_code == event.dossier_code))).first()
-    if row is not None and row.event_at > occurred:
-        return
-    due = _time(event, "new_due_at") if kind == "dossier.extended" else None
-    values = {
-        "agency_code": event.agency_code, "procedure_name": event.procedure_name,
-        "assignee_id": field_value(event, "assignee_id") or (row.assignee_id if row else ""),
-        "due_at": None if kind in audience.PAUSING_EVENTS else (due or _time(event, "due_at")),
-        "open": kind not in audience.CLOSING_EVENTS, "event_at": occurred,
-    }
-    if row is None:
-        await session.execute(insert(t).values(dossier_code=event.dossier_code, **values))
-    else:
-        await session.execute(update(t).where(t.dossier_code == event.dossier_code).values(**values))
+    await track_deadlines(session, [(kind, event, occurred)])
+
+
+async def track_deadlines(session: AsyncSession,
+                          changes: list[tuple[str, events_pb2.DossierStatusChanged, datetime]]) -> None:
+    """Keep each dossier's due time for the reminder scheduler, in event order; a late older
+    event changes nothing. One read and at most one insert and one update for them all."""
+    t = DossierDeadline.__table__
+    codes = list(dict.fromkeys(event.dossier_code for _, event, _ in changes))
+    known: dict[str, dict] = {}
+    for start in range(0, len(codes), 500):
+        rows = await session.execute(select(t.c.dossier_code, t.c.event_at, t.c.assignee_id)
+                                     .where(t.c.dossier_code.in_(codes[start:start + 500])))
+        known.update({row.dossier_code: {"event_at": row.event_at, "assignee_id": row.assignee_id}
+                      for row in rows})
+    existed = set(known)
+    changed: dict[str, dict] = {}
+    for kind, event, occurred in changes:
+        row = known.get(event.dossier_code)
+        if row is not None and row["event_at"] > occurred:
+            continue
+        due = _time(event, "new_due_at") if kind == "dossier.extended" else None
+        values = {
+            "agency_code": event.agency_code, "procedure_name": event.procedure_name,
+            "assignee_id": field_value(event, "assignee_id") or (row["assignee_id"] if row else ""),
+            "due_at": None if kind in audience.PAUSING_EVENTS else (due or _time(event, "due_at")),
+            "open": kind not in audience.CLOSING_EVENTS, "event_at": occurred,
+        }
+        known[event.dossier_code] = changed[event.dossier_code] = values
+    inserts = [{"dossier_code": code, **v} for code, v in changed.items() if code not in existed]
+    updates = [{"b_code": code, **v} for code, v in changed.items() if code in existed]
+    if inserts:
+        await session.execute(insert(t), inserts)
+    if updates:
+        await session.execute(update(t).where(t.c.dossier_code == bindparam("b_code")), updates)
 
 
 class Notifier:
@@ -82,28 +107,45 @@ class Notifier:
 
     async def handle_dossier_event(self, envelope: events_pb2.EventEnvelope) -> bool:
         """False when the event had already been handled (a redelivery)."""
-        event = events_pb2.DossierStatusChanged()
-        if not envelope.payload.Unpack(event):
-            raise ValueError(f"unexpected payload {envelope.payload.type_url}")
-        kind = envelope.type
+        return (await self.handle_dossier_events([envelope]))[0]
+
+    async def handle_dossier_events(self, envelopes: list[events_pb2.EventEnvelope]) -> list[bool]:
+        """Handle events in order in ONE transaction (the consumer's batches): per event, False
+        when it had already been handled. Raises, writing nothing, if any payload is wrong."""
+        parsed = []
+        for envelope in envelopes:
+            event = events_pb2.DossierStatusChanged()
+            if not envelope.payload.Unpack(event):
+                raise ValueError(f"unexpected payload {envelope.payload.type_url}")
+            parsed.append((envelope, event))
         created = Created()
         async with self.sessions() as session, session.begin():
-            if not await first_handling(session, DOSSIER_CONSUMER, envelope.event_id):
-                return False
-            if event.dossier_code:
-                await track_deadline(session, kind, event, _occurred(envelope))
-            recipients = []
-            if kind in audience.APPLICANT_EVENTS and event.applicant_id:
-                recipients.append(event.applicant_id)
-            assignee = field_value(event, "assignee_id")
-            if kind in audience.ASSIGNEE_EVENTS and assignee:
-                recipients.append(assignee)
-            context = dossier_context(event, occurred_at=_occurred(envelope))
-            for account_id in recipients:
-                await notify(session, self.templates, source_id=envelope.event_id, account_id=account_id, kind=kind,
-                             context=context, dossier_code=event.dossier_code, created=created)
+            fresh = await first_handlings(session, DOSSIER_CONSUMER, [e.event_id for e in envelopes])
+            todo, handled = [], []
+            for envelope, event in parsed:
+                first = envelope.event_id in fresh
+                fresh.discard(envelope.event_id)  # the same event twice in a batch counts once
+                handled.append(first)
+                if first:
+                    todo.append((envelope, event))
+            await track_deadlines(session, [(e.type, ev, _occurred(e)) for e, ev in todo if ev.dossier_code])
+            notices = []
+            for envelope, event in todo:
+                kind = envelope.type
+                recipients = []
+                if kind in audience.APPLICANT_EVENTS and event.applicant_id:
+                    recipients.append(event.applicant_id)
+                assignee = field_value(event, "assignee_id")
+                if kind in audience.ASSIGNEE_EVENTS and assignee:
+                    recipients.append(assignee)
+                if not recipients:
+                    continue
+                context = dossier_context(event, occurred_at=_occurred(envelope))
+                notices.extend(Notice(envelope.event_id, account_id, kind, context, event.dossier_code)
+                               for account_id in recipients)
+            await notify_all(session, self.templates, notices, created)
         self._on_created(created)
-        return True
+        return handled
 
     async def handle_account_event(self, envelope: events_pb2.EventEnvelope) -> bool:
         return await directory.handle_account_event(self.sessions, envelope)

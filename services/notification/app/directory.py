@@ -72,6 +72,33 @@ async def contact_of(session: AsyncSession, account_id: str) -> audience.Contact
                             roles=tuple(row.roles.split()))
 
 
+async def contacts_of(session: AsyncSession, account_ids: list[str]) -> dict[str, audience.Contact]:
+    """The known contacts among ``account_ids``, in one query."""
+    found: dict[str, audience.Contact] = {}
+    for start in range(0, len(account_ids), 500):
+        rows = await session.execute(select(*_CONTACT_COLUMNS)
+                                     .where(Contact.account_id.in_(account_ids[start:start + 500])))
+        for row in rows:
+            found[row.account_id] = audience.Contact(
+                account_id=row.account_id, name=row.name, email=row.email, phone=row.phone,
+                email_verified=row.email_verified, phone_verified=row.phone_verified, locale=row.locale,
+                kind=row.kind, agency_code=row.agency_code, roles=tuple(row.roles.split()))
+    return found
+
+
+async def preferences_for(session: AsyncSession, account_ids: list[str]) -> dict[str, audience.Preferences]:
+    """The stored preferences among ``account_ids`` (the others have the defaults), in one query."""
+    found: dict[str, audience.Preferences] = {}
+    for start in range(0, len(account_ids), 500):
+        rows = await session.execute(select(Preference.account_id, Preference.inbox, Preference.email,
+                                            Preference.sms, Preference.locale)
+                                     .where(Preference.account_id.in_(account_ids[start:start + 500])))
+        for row in rows:
+            found[row.account_id] = audience.Preferences(inbox=row.inbox, email=row.email, sms=row.sms,
+                                                         locale=row.locale)
+    return found
+
+
 async def officials_with_role(session: AsyncSession, agency_code: str, role: str) -> list[audience.Contact]:
     rows = await session.scalars(select(Contact).where(Contact.agency_code == agency_code,
                                                        Contact.roles.contains(role)))

@@ -18,7 +18,7 @@ from services.notification.domain.delivery import State
 from services.notification.domain.masking import mask
 from services.notification.domain.templates import TemplateRegistry
 from services.notification.store.models import Delivery, Notification, outbox
-from services.platform.events import record_event, utcnow
+from services.platform.events import make_envelope, utcnow
 
 DELIVERY_UPDATED = "notification.delivery.updated"
 
@@ -32,49 +32,107 @@ class Created:
     events: int = 0
 
 
+@dataclass(frozen=True)
+class Notice:
+    """One notice to send: ``source_id`` (the event) with account and channel makes it once."""
+
+    source_id: str
+    account_id: str
+    kind: str
+    context: dict
+    dossier_code: str = ""
+
+
+@dataclass
+class Rows:
+    """Rows for one transaction, written with one statement per table."""
+
+    notifications: list[dict] = field(default_factory=list)
+    deliveries: list[dict] = field(default_factory=list)
+    events: list[dict] = field(default_factory=list)
+
+
 async def notify(session: AsyncSession, templates: TemplateRegistry, *, source_id: str, account_id: str,
                  kind: str, context: dict, dossier_code: str = "", created: Created) -> None:
-    contact = await directory.contact_of(session, account_id)
-    prefs = await directory.preferences_of(session, account_id)
+    await notify_all(session, templates, [Notice(source_id, account_id, kind, context, dossier_code)], created)
+
+
+async def notify_all(session: AsyncSession, templates: TemplateRegistry, notices: list[Notice],
+                     created: Created) -> None:
+    """Several notices in the caller's transaction: one read of the directory and one insert
+    per table, however many notices (a consumer batch handles many events at once)."""
+    if not notices:
+        return
+    accounts = sorted({n.account_id for n in notices})
+    contacts = await directory.contacts_of(session, accounts)
+    prefs = await directory.preferences_for(session, accounts)
+    rows = Rows()
+    now = utcnow()
+    for notice in notices:
+        plan_notice(templates, notice, contacts.get(notice.account_id),
+                    prefs.get(notice.account_id, audience.Preferences()), now=now, rows=rows, created=created)
+    await write_rows(session, rows)
+
+
+def plan_notice(templates: TemplateRegistry, notice: Notice, contact: audience.Contact | None,
+                prefs: audience.Preferences, *, now, rows: Rows, created: Created) -> None:
+    """Render one notice on the channels its preferences ask for, into ``rows``."""
     locale = audience.locale_for(prefs, contact)
+    context = notice.context
     if contact is not None and contact.name:
         context = context | {"recipient_name": contact.name}
-    now = utcnow()
+    kind, account_id, dossier_code = notice.kind, notice.account_id, notice.dossier_code
     for channel in audience.channels_for(kind, prefs, contact):
         rendered = templates.render(kind, channel, locale, context)
         if channel == "inbox":
             notice_id = str(uuid.uuid4())
-            await session.execute(insert(Notification).values(
-                id=notice_id, account_id=account_id, event_id=source_id, event_type=kind, subject=dossier_code,
-                channel="inapp", title=rendered.title, body=rendered.body, read=False, created_at=now,
-                template_ref=rendered.ref))
+            rows.notifications.append(dict(
+                id=notice_id, account_id=account_id, event_id=notice.source_id, event_type=kind,
+                subject=dossier_code, channel="inapp", title=rendered.title, body=rendered.body, read=False,
+                created_at=now, template_ref=rendered.ref))
             created.notices += 1
             INBOX_CREATED.inc()
             if dossier_code and kind in audience.LEGALLY_REQUIRED:
                 # The inbox is where a legally required notice is certain to arrive: the log says so.
-                await record_delivery_updated(session, delivery_id=notice_id, dossier_code=dossier_code,
-                                              account_id=account_id, channel="inapp", destination_masked="",
-                                              state=State.DELIVERED.value, event_type=kind, title=rendered.title)
+                rows.events.append(delivery_updated_row(
+                    delivery_id=notice_id, dossier_code=dossier_code, account_id=account_id, channel="inapp",
+                    destination_masked="", state=State.DELIVERED.value, event_type=kind, title=rendered.title))
                 created.events += 1
             continue
         destination = ""
         if contact is not None:
             destination = contact.email if channel == "email" else contact.phone
         delivery_id = str(uuid.uuid4())
-        await session.execute(insert(Delivery).values(
-            id=delivery_id, source_id=source_id, account_id=account_id, channel=channel, destination=destination,
-            destination_masked=mask(channel, destination), event_type=kind, dossier_code=dossier_code,
-            title=rendered.title, body=rendered.body, template_ref=rendered.ref, state=State.CREATED.value,
-            attempts=0, next_attempt_at=now, last_error="", created_at=now, updated_at=now))
+        rows.deliveries.append(dict(
+            id=delivery_id, source_id=notice.source_id, account_id=account_id, channel=channel,
+            destination=destination, destination_masked=mask(channel, destination), event_type=kind,
+            dossier_code=dossier_code, title=rendered.title, body=rendered.body, template_ref=rendered.ref,
+            state=State.CREATED.value, attempts=0, next_attempt_at=now, expires_at=None, last_error="",
+            created_at=now, updated_at=now, settled_at=None))
         created.deliveries.append(delivery_id)
 
 
-async def record_delivery_updated(session: AsyncSession, *, delivery_id: str, dossier_code: str, account_id: str,
-                                  channel: str, destination_masked: str, state: str, event_type: str,
-                                  title: str) -> None:
+async def write_rows(session: AsyncSession, rows: Rows) -> None:
+    if rows.notifications:
+        await session.execute(insert(Notification.__table__), rows.notifications)
+    if rows.deliveries:
+        await session.execute(insert(Delivery.__table__), rows.deliveries)
+    if rows.events:
+        await session.execute(insert(outbox), rows.events)
+
+
+def delivery_updated_row(*, delivery_id: str, dossier_code: str, account_id: str, channel: str,
+                         destination_masked: str, state: str, event_type: str, title: str) -> dict:
+    """An outbox row announcing notification.delivery.updated (written with the change it tells of)."""
     payload = notification_pb2.DeliveryUpdated(
         delivery_id=delivery_id, dossier_code=dossier_code, account_id=account_id, channel=channel,
         destination_masked=destination_masked, state=state, event_type=event_type, title=title)
     payload.occurred_at.FromDatetime(utcnow())
-    await record_event(session, outbox, event_type=DELIVERY_UPDATED, producer="notification",
-                       subject=dossier_code or delivery_id, payload=payload)
+    envelope = make_envelope(event_type=DELIVERY_UPDATED, producer="notification",
+                             subject=dossier_code or delivery_id, payload=payload)
+    return dict(event_id=envelope.event_id, subject=DELIVERY_UPDATED, data=envelope.SerializeToString(),
+                request_id=envelope.request_id, created_at=utcnow(), published_at=None)
+
+
+async def record_delivery_updated(session: AsyncSession, **fields) -> None:
+    await session.execute(insert(outbox).values(**delivery_updated_row(**fields)))
