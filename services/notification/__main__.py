@@ -19,6 +19,7 @@ from services.notification.channels.factory import build_channels
 from services.notification.domain.templates import TemplateRegistry
 from services.notification.settings import notification_settings
 from services.notification.store.models import outbox
+from services.notification.store.writer import TransactionRunner
 from services.platform.db import Database
 from services.platform.events import OutboxRelay
 from services.platform.grpc_server import ServiceServer
@@ -63,10 +64,12 @@ async def _serve(stop: asyncio.Event) -> None:
     await bus.start()
     relay = OutboxRelay(db.engine, outbox, bus)
     channels = build_channels(own, settings.var_dir)
+    # The consumer's and the delivery worker's write transactions, in one queue.
+    transactions = TransactionRunner(db.engine)
     worker = DeliveryWorker(db.sessions, channels, backoff=own.backoff,
                             rates={"email": own.email_per_second, "sms": own.sms_per_second},
                             lease_seconds=own.send_lease_seconds, poll_seconds=own.worker_poll_seconds,
-                            on_settled=relay.wake)
+                            on_settled=relay.wake, transactions=transactions)
     templates = TemplateRegistry()
 
     def on_created(created) -> None:
@@ -75,7 +78,7 @@ async def _serve(stop: asyncio.Event) -> None:
         if created.events:
             relay.wake()
 
-    notifier = Notifier(db.sessions, templates, on_created=on_created)
+    notifier = Notifier(db.sessions, templates, on_created=on_created, transactions=transactions)
     reminders = ReminderScheduler(db.sessions, templates, due_soon=timedelta(hours=own.reminder_due_soon_hours),
                                   interval_seconds=own.reminder_interval_seconds, on_created=on_created)
 
@@ -111,6 +114,7 @@ async def _serve(stop: asyncio.Event) -> None:
         if close is not None:
             await close()
     await bus.close()
+    transactions.dispose()
     await db.dispose()
 
 

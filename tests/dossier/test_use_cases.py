@@ -472,3 +472,27 @@ async def test_an_applicant_lists_only_their_own_dossiers_newest_first(env):
     rest, _, last = await queries.list_mine(ctx, citizen("c-1"), token=token, limit=2)
     assert total == 3 and last == ""
     assert {r.code for r in rows + rest} == set(mine) and len(rows + rest) == 3
+
+
+async def test_concurrent_submissions_are_grouped_without_gaps_and_retries_still_write_once(env):
+    ctx, catalogue = env
+    catalogue.add(procedure(version=3, mandatory=(), schema=None))
+    who = citizen()
+
+    async def one(key):
+        return await submit_dossier(ctx, who, SubmitCommand(procedure_code="1.001193", agency_code=AGENCY,
+                                                            idempotency_key=key))
+
+    keys = [f"k{i}" for i in range(30)] + ["k3", "k7", "k7"]  # three concurrent retries
+    results = await asyncio.gather(*(one(k) for k in keys))
+    by_key: dict[str, set[str]] = {}
+    for key, result in zip(keys, results):
+        by_key.setdefault(key, set()).add(result.dossier.code)
+    assert all(len(codes_) == 1 for codes_ in by_key.values())
+    numbers = sorted(int(r.dossier.code.rsplit("-", 1)[1]) for r in results if not r.replayed)
+    assert numbers == list(range(1, 31))
+    assert sum(r.replayed for r in results) == 3
+    assert len(await events(ctx)) == 30
+    async with ctx.sessions() as session:
+        heads = list(await session.scalars(select(LogEntry).where(LogEntry.seq == 1)))
+    assert len(heads) == 30 and all(first_broken([(log_content(e), e.prev_hash, e.hash)]) is None for e in heads)

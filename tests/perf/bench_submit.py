@@ -91,7 +91,8 @@ def through_gateway(pg: TemporaryPostgres, args) -> None:
     pg.create_database("dossier_bench")
     url = pg.url("dossier_bench")
     with tempfile.TemporaryDirectory(prefix="motcua-bench-") as tmp:
-        system = EmbeddedSystem.on_free_ports(Path(tmp), extra_env={"MOTCUA_DOSSIER_DATABASE_URL": url})
+        system = EmbeddedSystem.on_free_ports(Path(tmp), extra_env={
+            "MOTCUA_DOSSIER_DATABASE_URL": url, "MOTCUA_GATEWAY_WORKERS": str(args.gateway_workers)})
         try:
             system.start()
             client = httpx.Client(base_url=system.gateway_url, timeout=30)
@@ -110,7 +111,7 @@ def through_gateway(pg: TemporaryPostgres, args) -> None:
             result = run_wrk(wrk, system.gateway_url + "/api/v1/dossiers", duration=args.duration,
                              connections=args.connections, threads=2, script=script,
                              script_args=[f"run-{uuid.uuid4().hex[:6]}"])
-            print(f"POST /api/v1/dossiers via gateway, dossier DB on PostgreSQL ({code}): "
+            print(f"POST /api/v1/dossiers via gateway ({args.gateway_workers} worker(s)), dossier DB on PostgreSQL ({code}): "
                   f"{result.rps:.0f} req/s, p50 {result.p50_ms:.0f} ms, p99 {result.p99_ms:.0f} ms, "
                   f"non-2xx {result.non_2xx}, socket errors {result.socket_errors}", flush=True)
         finally:
@@ -126,6 +127,7 @@ def main() -> None:
     ap.add_argument("--profile", action="store_true")
     ap.add_argument("--skip-gateway", action="store_true")
     ap.add_argument("--skip-in-process", action="store_true")
+    ap.add_argument("--gateway-workers", type=int, default=1)
     args = ap.parse_args()
     with TemporaryPostgres() as pg:
         pg.create_database("dossier_inproc")

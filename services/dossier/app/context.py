@@ -8,6 +8,7 @@ from datetime import time
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from motcua.v1.catalogue_pb2_grpc import CatalogueServiceStub
+from services.dossier.app.batching import SubmissionBatcher
 from services.dossier.app.procedures import ProcedureDirectory
 from services.dossier.domain.calendar import DaySwaps, WorkingCalendar, parse_office_hours
 from services.dossier.settings import DossierSettings
@@ -28,6 +29,7 @@ class DossierContext:
     settings: DossierSettings = field(default_factory=DossierSettings)
     calendar: WorkingCalendar | None = None
     procedures: ProcedureDirectory | None = None
+    batcher: SubmissionBatcher | None = None
 
     def __post_init__(self):
         if self.reads is None:
@@ -37,3 +39,5 @@ class DossierContext:
         if self.procedures is None:
             self.procedures = ProcedureDirectory(self.catalogue, self.sessions, self.reads, ttl=self.settings.procedure_cache_seconds,
                                                  agency_ttl=self.settings.agency_cache_seconds)
+        if self.batcher is None:
+            self.batcher = SubmissionBatcher(self)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -149,9 +150,12 @@ async def submit_dossier(ctx: DossierContext, principal: Principal, cmd: SubmitC
         if replay is not None:
             return replay
         raise refuse(problems)
+    filing = Filing(principal, cmd, role, applicant_id, applicant_name, terms, agency_code, form, fingerprint, now)
     try:
-        result = await _write(ctx, principal, cmd, role, applicant_id, applicant_name, terms, agency_code, form,
-                              fingerprint, problems, now)
+        if cmd.document_ids:
+            result = await write_one(ctx, filing, problems)
+        else:  # the common case: grouped with the agency's other submissions of the moment
+            result = await ctx.batcher.submit(filing)
     except IntegrityError:
         # A concurrent retry with the same idempotency key won the race: answer as it did.
         replay = await _replay_read(ctx, principal, cmd, fingerprint)
@@ -198,55 +202,81 @@ async def _key_used(connection, principal: Principal, cmd: SubmitCommand) -> boo
 CHANNEL_TEXT = {CHANNEL_ONLINE: "trực tuyến", CHANNEL_IN_PERSON: "trực tiếp", CHANNEL_POST: "qua bưu chính"}
 
 
-async def _write(ctx, principal, cmd, role, applicant_id, applicant_name, terms: ProcedureTerms, agency_code, form,
-                 fingerprint, problems, now) -> Submitted:
+@dataclass
+class Filing:
+    """A submission that passed every check, waiting for its dossier code."""
+
+    principal: Principal
+    cmd: SubmitCommand
+    role: str
+    applicant_id: str
+    applicant_name: str
+    terms: ProcedureTerms
+    agency_code: str
+    form: dict
+    fingerprint: str
+    now: datetime
+
+    @property
+    def day(self) -> str:
+        return codes.day_key(self.now)
+
+
+def build_rows(f: Filing, code: str, attached=()) -> tuple[Dossier, list[tuple]]:
+    """The dossier and every row its submission writes: the dossier, its first log
+    entries (hash-chained), the dossier.submitted event and the idempotency record."""
+    now, principal = f.now, f.principal
+    dossier = Dossier(
+        code=code, procedure_code=f.terms.code, procedure_version=f.terms.version,
+        procedure_name=f.terms.name, agency_code=f.agency_code, applicant_id=f.applicant_id,
+        applicant_name=f.applicant_name, channel=f.cmd.channel, status_code=int(Status.NEW), submitted_at=now,
+        accepted_at=None, due_at=None, processing_value=f.terms.processing_value,
+        processing_unit=f.terms.processing_unit, tracking_secret=codes.new_tracking_secret(), form_data=f.form,
+        version=1, updated_at=now, queue_at=now, submitted_by=principal.account_id, assignee_id=None,
+        step_index=0, step_due_at=None, supplement_requested_at=None, supplement_count=0, paused_minutes=0,
+        missing_items=[], original_due_at=None, fees_due_vnd=None, paid_at=None, result_document_id=None,
+        return_method=None, finished_at=None, reason="", parent_code=None,
+    )
+    entries = [chained(None, dossier_code=code, at=now, actor_id=principal.account_id, actor_name=principal.name,
+                       actor_role=f.role, action="submit", status_code=int(Status.NEW),
+                       note=f"Nộp hồ sơ {CHANNEL_TEXT[f.cmd.channel]}")]
+    for doc in attached:
+        entries.append(chained(entries[-1], dossier_code=code, at=now, actor_id=principal.account_id,
+                               actor_name=principal.name, actor_role=f.role, action="document",
+                               status_code=int(Status.NEW), note=document_note(doc)))
+    envelope = make_envelope(event_type="dossier.submitted", producer="dossier", subject=code,
+                             payload=status_event(dossier, "submit", principal.account_id, f.role))
+    event_row = {"event_id": envelope.event_id, "subject": envelope.type, "data": envelope.SerializeToString(),
+                 "request_id": envelope.request_id, "created_at": now}
+    idempotency = [{"principal_id": principal.account_id, "key": f.cmd.idempotency_key, "operation": "submit",
+                    "request_hash": f.fingerprint, "response": code.encode(), "created_at": now}] \
+        if f.cmd.idempotency_key else []
+    return dossier, [(Dossier.__table__, [_columns(dossier)]),
+                     (LogEntry.__table__, [_columns(e, skip=("id",)) for e in entries]),
+                     (outbox, [event_row]), (IdempotencyKey.__table__, idempotency)]
+
+
+async def write_one(ctx, f: Filing, problems: dict[str, str]) -> Submitted:
     """One transaction. The agency's code counter is taken as late as possible and every
     row is then written in one statement (PostgreSQL), so the counter's row lock, which
     serialises an agency's submissions of the day, is held for two round trips."""
-    day = codes.day_key(now)
     async with ctx.sessions() as session, session.begin():
         connection = await session.connection()  # Core statements: no ORM work on the hot path
-        if cmd.idempotency_key and await _key_used(connection, principal, cmd):
-            replay = await _replay(session, principal, cmd, fingerprint)
+        if f.cmd.idempotency_key and await _key_used(connection, f.principal, f.cmd):
+            replay = await _replay(session, f.principal, f.cmd, f.fingerprint)
             if replay is not None:
                 return Submitted(replay, True)
-        sequence = await next_sequence(connection, agency_code or "-", day)
-        code = codes.dossier_code(agency_code, day, sequence)
+        sequence = await next_sequence(connection, f.agency_code or "-", f.day)
+        code = codes.dossier_code(f.agency_code, f.day, sequence)
         attached = []
-        if cmd.document_ids:
-            attached, doc_problems = await _attach(session, applicant_id if role == APPLICANT else principal.applicant_id,
-                                                   code, cmd.document_ids, terms)
+        if f.cmd.document_ids:
+            owner = f.applicant_id if f.role == APPLICANT else f.principal.applicant_id
+            attached, doc_problems = await _attach(session, owner, code, f.cmd.document_ids, f.terms)
             problems = {**problems, **doc_problems}
             if problems:
                 raise refuse(problems)  # rolls back the number and the attachments
-        dossier = Dossier(
-            code=code, procedure_code=terms.code, procedure_version=terms.version,
-            procedure_name=terms.name, agency_code=agency_code, applicant_id=applicant_id,
-            applicant_name=applicant_name, channel=cmd.channel, status_code=int(Status.NEW), submitted_at=now,
-            accepted_at=None, due_at=None, processing_value=terms.processing_value,
-            processing_unit=terms.processing_unit, tracking_secret=codes.new_tracking_secret(), form_data=form,
-            version=1, updated_at=now, queue_at=now, submitted_by=principal.account_id, assignee_id=None,
-            step_index=0, step_due_at=None, supplement_requested_at=None, supplement_count=0, paused_minutes=0,
-            missing_items=[], original_due_at=None, fees_due_vnd=None, paid_at=None, result_document_id=None,
-            return_method=None, finished_at=None, reason="", parent_code=None,
-        )
-        entries = [chained(None, dossier_code=code, at=now, actor_id=principal.account_id, actor_name=principal.name,
-                           actor_role=role, action="submit", status_code=int(Status.NEW),
-                           note=f"Nộp hồ sơ {CHANNEL_TEXT[cmd.channel]}")]
-        for doc in attached:
-            entries.append(chained(entries[-1], dossier_code=code, at=now, actor_id=principal.account_id,
-                                   actor_name=principal.name, actor_role=role, action="document",
-                                   status_code=int(Status.NEW), note=document_note(doc)))
-        envelope = make_envelope(event_type="dossier.submitted", producer="dossier", subject=code,
-                                 payload=status_event(dossier, "submit", principal.account_id, role))
-        event_row = {"event_id": envelope.event_id, "subject": envelope.type, "data": envelope.SerializeToString(),
-                     "request_id": envelope.request_id, "created_at": now}
-        idempotency = [{"principal_id": principal.account_id, "key": cmd.idempotency_key, "operation": "submit",
-                        "request_hash": fingerprint, "response": code.encode(), "created_at": now}] \
-            if cmd.idempotency_key else []
-        await insert_rows(session, [(Dossier.__table__, [_columns(dossier)]),
-                                    (LogEntry.__table__, [_columns(e, skip=("id",)) for e in entries]),
-                                    (outbox, [event_row]), (IdempotencyKey.__table__, idempotency)])
+        dossier, rows = build_rows(f, code, attached)
+        await insert_rows(session, rows)
     return Submitted(dossier, False)
 
 

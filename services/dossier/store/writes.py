@@ -14,16 +14,17 @@ from services.dossier.store.models import CodeSequence, IdempotencyKey, LogEntry
 from services.platform.errors import Conflict
 
 
-async def next_sequence(session: AsyncSession, agency_code: str, day: str) -> int:
-    """Bump the agency's counter for the day in one statement. The row stays locked until
-    the transaction ends, and a rollback returns the number: no gaps, no duplicates."""
+async def next_sequence(session: AsyncSession, agency_code: str, day: str, count: int = 1) -> int:
+    """Bump the agency's counter for the day in one statement (by ``count`` for a batch;
+    the numbers taken are the ``count`` ending at the one returned). The row stays locked
+    until the transaction ends, and a rollback returns the numbers: no gaps, no duplicates."""
     # ``session`` may be an AsyncSession or, on the lean submit path, its AsyncConnection.
     name = session.dialect.name if hasattr(session, "dialect") else session.bind.dialect.name
     dialect = postgresql if name == "postgresql" else sqlite
-    stmt = dialect.insert(CodeSequence).values(agency_code=agency_code, day=day, last_value=1)
+    stmt = dialect.insert(CodeSequence).values(agency_code=agency_code, day=day, last_value=count)
     stmt = stmt.on_conflict_do_update(
         index_elements=[CodeSequence.agency_code, CodeSequence.day],
-        set_={"last_value": CodeSequence.last_value + 1},
+        set_={"last_value": CodeSequence.last_value + count},
     ).returning(CodeSequence.last_value)
     return int((await session.execute(stmt)).scalar_one())
 

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -15,11 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from motcua.v1 import events_pb2
 from services.notification.app import directory
 from services.notification.app.metrics import DEAD_LETTERS
-from services.notification.app.notify import Created, Notice, notify, notify_all
+from services.notification.app.notify import Created, Notice, notify, notify_all_sync
 from services.notification.domain import audience
 from services.notification.domain.context import dossier_context, field_value
 from services.notification.domain.templates import TemplateRegistry
 from services.notification.store.models import DossierDeadline, processed_events
+from services.notification.store.writer import TransactionRunner
 from services.platform.events import first_delivery, utcnow
 from services.platform.logging import get_logger
 
@@ -42,38 +43,45 @@ def _time(event, name: str) -> datetime | None:
 async def first_handling(session: AsyncSession, consumer: str, event_id: str) -> bool:
     """Record that ``consumer`` handled ``event_id`` in one statement; False if it already had.
     (On PostgreSQL a concurrent twin waits for the first transaction, then does nothing.)"""
-    return event_id in await first_handlings(session, consumer, [event_id])
+    return event_id in await session.run_sync(lambda s: first_handlings(s.connection(), consumer, [event_id]))
 
 
-async def first_handlings(session: AsyncSession, consumer: str, event_ids: list[str]) -> set[str]:
+def first_handlings(conn: Connection, consumer: str, event_ids: list[str]) -> set[str]:
     """Record several events in one statement; returns those not handled before."""
-    dialect = session.bind.dialect.name
+    dialect = conn.dialect.name
     now = utcnow()
     unique = list(dict.fromkeys(event_ids))
     if dialect not in ("sqlite", "postgresql"):
-        return {e for e in unique if await first_delivery(session, processed_events, consumer, e)}
+        seen = set(conn.scalars(select(processed_events.c.event_id).where(
+            processed_events.c.consumer == consumer, processed_events.c.event_id.in_(unique))))
+        fresh = [e for e in unique if e not in seen]
+        if fresh:
+            conn.execute(insert(processed_events),
+                         [{"consumer": consumer, "event_id": e, "processed_at": now} for e in fresh])
+        return set(fresh)
     make = sqlite_insert if dialect == "sqlite" else pg_insert
     statement = (make(processed_events)
                  .values([{"consumer": consumer, "event_id": e, "processed_at": now} for e in unique])
                  .on_conflict_do_nothing().returning(processed_events.c.event_id))
-    return set((await session.execute(statement)).scalars())
+    return set(conn.execute(statement).scalars())
 
 
 async def track_deadline(session: AsyncSession, kind: str, event: events_pb2.DossierStatusChanged,
                          occurred: datetime) -> None:
-    await track_deadlines(session, [(kind, event, occurred)])
+    await session.run_sync(lambda s: track_deadlines(s.connection(), [(kind, event, occurred)]))
 
 
-async def track_deadlines(session: AsyncSession,
-                          changes: list[tuple[str, events_pb2.DossierStatusChanged, datetime]]) -> None:
+def track_deadlines(conn: Connection, changes: list[tuple[str, events_pb2.DossierStatusChanged, datetime]]) -> None:
     """Keep each dossier's due time for the reminder scheduler, in event order; a late older
     event changes nothing. One read and at most one insert and one update for them all."""
+    if not changes:
+        return
     t = DossierDeadline.__table__
     codes = list(dict.fromkeys(event.dossier_code for _, event, _ in changes))
     known: dict[str, dict] = {}
     for start in range(0, len(codes), 500):
-        rows = await session.execute(select(t.c.dossier_code, t.c.event_at, t.c.assignee_id)
-                                     .where(t.c.dossier_code.in_(codes[start:start + 500])))
+        rows = conn.execute(select(t.c.dossier_code, t.c.event_at, t.c.assignee_id)
+                            .where(t.c.dossier_code.in_(codes[start:start + 500])))
         known.update({row.dossier_code: {"event_at": row.event_at, "assignee_id": row.assignee_id}
                       for row in rows})
     existed = set(known)
@@ -93,15 +101,17 @@ async def track_deadlines(session: AsyncSession,
     inserts = [{"dossier_code": code, **v} for code, v in changed.items() if code not in existed]
     updates = [{"b_code": code, **v} for code, v in changed.items() if code in existed]
     if inserts:
-        await session.execute(insert(t), inserts)
+        conn.execute(insert(t), inserts)
     if updates:
-        await session.execute(update(t).where(t.c.dossier_code == bindparam("b_code")), updates)
+        conn.execute(update(t).where(t.c.dossier_code == bindparam("b_code")), updates)
 
 
 class Notifier:
     def __init__(self, sessions: async_sessionmaker, templates: TemplateRegistry | None = None,
-                 on_created: Callable[[Created], None] = lambda created: None):
+                 on_created: Callable[[Created], None] = lambda created: None,
+                 transactions: TransactionRunner | None = None):
         self.sessions = sessions
+        self._transactions = transactions or TransactionRunner(sessions.kw["bind"])
         self.templates = templates or TemplateRegistry()
         self._on_created = on_created
 
@@ -119,33 +129,39 @@ class Notifier:
                 raise ValueError(f"unexpected payload {envelope.payload.type_url}")
             parsed.append((envelope, event))
         created = Created()
-        async with self.sessions() as session, session.begin():
-            fresh = await first_handlings(session, DOSSIER_CONSUMER, [e.event_id for e in envelopes])
-            todo, handled = [], []
-            for envelope, event in parsed:
-                first = envelope.event_id in fresh
-                fresh.discard(envelope.event_id)  # the same event twice in a batch counts once
-                handled.append(first)
-                if first:
-                    todo.append((envelope, event))
-            await track_deadlines(session, [(e.type, ev, _occurred(e)) for e, ev in todo if ev.dossier_code])
-            notices = []
-            for envelope, event in todo:
-                kind = envelope.type
-                recipients = []
-                if kind in audience.APPLICANT_EVENTS and event.applicant_id:
-                    recipients.append(event.applicant_id)
-                assignee = field_value(event, "assignee_id")
-                if kind in audience.ASSIGNEE_EVENTS and assignee:
-                    recipients.append(assignee)
-                if not recipients:
-                    continue
-                context = dossier_context(event, occurred_at=_occurred(envelope))
-                notices.extend(Notice(envelope.event_id, account_id, kind, context, event.dossier_code)
-                               for account_id in recipients)
-            await notify_all(session, self.templates, notices, created)
+        handled = await self._transactions.run(lambda conn: self._apply(conn, parsed, created))
         self._on_created(created)
         return handled
+
+    def _apply(self, conn: Connection, parsed: list, created: Created) -> list[bool]:
+        fresh = first_handlings(conn, DOSSIER_CONSUMER, [e.event_id for e, _ in parsed])
+        todo, handled = [], []
+        for envelope, event in parsed:
+            first = envelope.event_id in fresh
+            fresh.discard(envelope.event_id)  # the same event twice in a batch counts once
+            handled.append(first)
+            if first:
+                todo.append((envelope, event))
+        track_deadlines(conn, [(e.type, ev, _occurred(e)) for e, ev in todo if ev.dossier_code])
+        notices = []
+        for envelope, event in todo:
+            kind = envelope.type
+            recipients = []
+            if kind in audience.APPLICANT_EVENTS and event.applicant_id:
+                recipients.append(event.applicant_id)
+            assignee = field_value(event, "assignee_id")
+            if kind in audience.ASSIGNEE_EVENTS and assignee:
+                recipients.append(assignee)
+            if not recipients:
+                continue
+            context = dossier_context(event, occurred_at=_occurred(envelope))
+            notices.extend(Notice(envelope.event_id, account_id, kind, context, event.dossier_code)
+                           for account_id in recipients)
+        notify_all_sync(conn, self.templates, notices, created)
+        return handled
+
+    def close(self) -> None:
+        self._transactions.dispose()
 
     async def handle_account_event(self, envelope: events_pb2.EventEnvelope) -> bool:
         return await directory.handle_account_event(self.sessions, envelope)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from motcua.v1 import events_pb2
@@ -72,12 +72,11 @@ async def contact_of(session: AsyncSession, account_id: str) -> audience.Contact
                             roles=tuple(row.roles.split()))
 
 
-async def contacts_of(session: AsyncSession, account_ids: list[str]) -> dict[str, audience.Contact]:
-    """The known contacts among ``account_ids``, in one query."""
+def load_contacts(conn: Connection, account_ids: list[str]) -> dict[str, audience.Contact]:
+    """The known contacts among ``account_ids``, in one query (synchronous: see store.writer)."""
     found: dict[str, audience.Contact] = {}
     for start in range(0, len(account_ids), 500):
-        rows = await session.execute(select(*_CONTACT_COLUMNS)
-                                     .where(Contact.account_id.in_(account_ids[start:start + 500])))
+        rows = conn.execute(select(*_CONTACT_COLUMNS).where(Contact.account_id.in_(account_ids[start:start + 500])))
         for row in rows:
             found[row.account_id] = audience.Contact(
                 account_id=row.account_id, name=row.name, email=row.email, phone=row.phone,
@@ -86,13 +85,12 @@ async def contacts_of(session: AsyncSession, account_ids: list[str]) -> dict[str
     return found
 
 
-async def preferences_for(session: AsyncSession, account_ids: list[str]) -> dict[str, audience.Preferences]:
+def load_preferences(conn: Connection, account_ids: list[str]) -> dict[str, audience.Preferences]:
     """The stored preferences among ``account_ids`` (the others have the defaults), in one query."""
     found: dict[str, audience.Preferences] = {}
     for start in range(0, len(account_ids), 500):
-        rows = await session.execute(select(Preference.account_id, Preference.inbox, Preference.email,
-                                            Preference.sms, Preference.locale)
-                                     .where(Preference.account_id.in_(account_ids[start:start + 500])))
+        rows = conn.execute(select(Preference.account_id, Preference.inbox, Preference.email, Preference.sms,
+                                   Preference.locale).where(Preference.account_id.in_(account_ids[start:start + 500])))
         for row in rows:
             found[row.account_id] = audience.Preferences(inbox=row.inbox, email=row.email, sms=row.sms,
                                                          locale=row.locale)

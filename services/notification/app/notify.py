@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
-from sqlalchemy import insert
+from sqlalchemy import Connection, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from motcua.v1 import notification_pb2
@@ -59,19 +59,23 @@ async def notify(session: AsyncSession, templates: TemplateRegistry, *, source_i
 
 async def notify_all(session: AsyncSession, templates: TemplateRegistry, notices: list[Notice],
                      created: Created) -> None:
+    await session.run_sync(lambda sync: notify_all_sync(sync.connection(), templates, notices, created))
+
+
+def notify_all_sync(conn: Connection, templates: TemplateRegistry, notices: list[Notice], created: Created) -> None:
     """Several notices in the caller's transaction: one read of the directory and one insert
     per table, however many notices (a consumer batch handles many events at once)."""
     if not notices:
         return
     accounts = sorted({n.account_id for n in notices})
-    contacts = await directory.contacts_of(session, accounts)
-    prefs = await directory.preferences_for(session, accounts)
+    contacts = directory.load_contacts(conn, accounts)
+    prefs = directory.load_preferences(conn, accounts)
     rows = Rows()
     now = utcnow()
     for notice in notices:
         plan_notice(templates, notice, contacts.get(notice.account_id),
                     prefs.get(notice.account_id, audience.Preferences()), now=now, rows=rows, created=created)
-    await write_rows(session, rows)
+    write_rows(conn, rows)
 
 
 def plan_notice(templates: TemplateRegistry, notice: Notice, contact: audience.Contact | None,
@@ -112,13 +116,13 @@ def plan_notice(templates: TemplateRegistry, notice: Notice, contact: audience.C
         created.deliveries.append(delivery_id)
 
 
-async def write_rows(session: AsyncSession, rows: Rows) -> None:
+def write_rows(conn: Connection, rows: Rows) -> None:
     if rows.notifications:
-        await session.execute(insert(Notification.__table__), rows.notifications)
+        conn.execute(insert(Notification.__table__), rows.notifications)
     if rows.deliveries:
-        await session.execute(insert(Delivery.__table__), rows.deliveries)
+        conn.execute(insert(Delivery.__table__), rows.deliveries)
     if rows.events:
-        await session.execute(insert(outbox), rows.events)
+        conn.execute(insert(outbox), rows.events)
 
 
 def delivery_updated_row(*, delivery_id: str, dossier_code: str, account_id: str, channel: str,

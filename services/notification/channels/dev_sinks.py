@@ -21,12 +21,13 @@ class FileEmailSink:
         self._sender = sender
 
     async def send(self, message: OutgoingMessage) -> None:
-        data = build_email(message, self._sender).as_bytes()
-        await asyncio.to_thread(self._write, message.delivery_id, data)
+        # Building the message is slow pure Python: off the event loop with the write.
+        await asyncio.to_thread(self._write, message)
 
-    def _write(self, name: str, data: bytes) -> None:
+    def _write(self, message: OutgoingMessage) -> None:
+        data = build_email(message, self._sender).as_bytes()
         self._dir.mkdir(parents=True, exist_ok=True)
-        (self._dir / f"{name}.eml").write_bytes(data)
+        (self._dir / f"{message.delivery_id}.eml").write_bytes(data)
 
 
 class FileSmsSink:
