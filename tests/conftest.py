@@ -64,10 +64,15 @@ def nats_server(tmp_path):
     proc.wait(timeout=10)
 
 
+# Every end-to-end test registers from 127.0.0.1; the per-address registration limit
+# (20 an hour by default) is tested on its own in tests/identity.
+SHARED_ADDRESS_ENV = {"MOTCUA_IDENTITY_REGISTRATIONS_PER_ADDRESS_HOUR": "100000"}
+
+
 @pytest.fixture(scope="session")
 def system(tmp_path_factory):
     """The whole embedded system as real processes, shared by the end-to-end tests."""
-    embedded = EmbeddedSystem.on_free_ports(tmp_path_factory.mktemp("system"))
+    embedded = EmbeddedSystem.on_free_ports(tmp_path_factory.mktemp("system"), extra_env=SHARED_ADDRESS_ENV)
     try:
         embedded.start()
         yield embedded
@@ -78,7 +83,7 @@ def system(tmp_path_factory):
 @pytest.fixture
 def fresh_system(tmp_path):
     """A system of its own, for tests that kill and restart its processes."""
-    embedded = EmbeddedSystem.on_free_ports(tmp_path / "system")
+    embedded = EmbeddedSystem.on_free_ports(tmp_path / "system", extra_env=SHARED_ADDRESS_ENV)
     try:
         embedded.start()
         yield embedded
