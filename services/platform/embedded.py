@@ -116,6 +116,9 @@ class EmbeddedSystem:
             "MOTCUA_ISSUER_URL": f"{self.gateway_url}/auth",
             "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), str(REPO_ROOT / "gen")]),
             "PYTHONUNBUFFERED": "1",
+            # gRPC's threads would each get a glibc malloc arena of their own; two are plenty
+            # for these mostly idle processes and keep the whole system small.
+            "MALLOC_ARENA_MAX": os.environ.get("MALLOC_ARENA_MAX", "2"),
         })
         for name in SERVICES:
             env[f"MOTCUA_{name.upper()}_ADDR"] = self.addr(name)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from services.platform.db import upgrade_to_head
 from services.platform.logging import configure_logging, get_logger
+from services.platform.memory import trim_periodically
 from services.platform.settings import platform_settings
 
 
@@ -31,7 +32,11 @@ def run_service(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await main(stop)
+        trimmer = asyncio.create_task(trim_periodically())
+        try:
+            await main(stop)
+        finally:
+            trimmer.cancel()
 
     asyncio.run(_run())
     log.info("stopped")
