@@ -20,6 +20,11 @@ IdempotencyKey = Header(default="", alias="Idempotency-Key", max_length=200,
 PageToken = Query("", max_length=200, description="Trang tiếp theo: next_page_token của trang trước")
 
 
+# Routes return a JSONResponse of plain JSON values (the views below build nothing else):
+# a returned dict would first go through FastAPI's jsonable_encoder, which costs about
+# 2 ms of the gateway's CPU for a page of 20 dossiers, ten times the JSON encoding itself.
+
+
 def replayed_headers(replayed: bool) -> dict:
     return {"Idempotent-Replayed": "true"} if replayed else {}
 
@@ -88,21 +93,21 @@ async def mine(request: Request, who: Caller = Depends(caller), page_size: int =
     reply = await request.app.state.clients.dossier.ListMyDossiers(dossier_pb2.ListMyDossiersRequest(
         page=common_pb2.PageRequest(page_size=page_size, page_token=page_token), status_code=status),
         metadata=who.metadata)
-    return page_view(reply)
+    return JSONResponse(page_view(reply))
 
 
 @router.get("/dossiers/{code}", summary="Một hồ sơ")
 async def get_dossier(code: str, request: Request, who: Caller = Depends(caller)):
     reply = await request.app.state.clients.dossier.GetDossier(dossier_pb2.GetDossierRequest(code=code),
                                                                metadata=who.metadata)
-    return dossier_view(reply.dossier)
+    return JSONResponse(dossier_view(reply.dossier))
 
 
 @router.get("/dossiers/{code}/log", summary="Nhật ký hồ sơ (người nộp không thấy ghi chú nội bộ)")
 async def dossier_log(code: str, request: Request, who: Caller = Depends(caller)):
     reply = await request.app.state.clients.dossier.GetDossierLog(dossier_pb2.GetDossierLogRequest(code=code),
                                                                   metadata=who.metadata)
-    return {"items": [log_view(e) for e in reply.entries]}
+    return JSONResponse({"items": [log_view(e) for e in reply.entries]})
 
 
 @router.post("/dossiers/{code}/actions/{action}",

@@ -33,7 +33,7 @@ async def queue(request: Request, who: Caller = Depends(caller), status: int = Q
     reply = await request.app.state.clients.dossier.ListWorkQueue(dossier_pb2.ListWorkQueueRequest(
         status_code=status, assigned_to_me=assigned_to_me, overdue_only=overdue, due_soon_only=due_soon,
         page=common_pb2.PageRequest(page_size=page_size, page_token=page_token)), metadata=who.metadata)
-    return page_view(reply)
+    return JSONResponse(page_view(reply))
 
 
 @router.post("/dossiers", status_code=201, summary="Tiếp nhận hồ sơ nộp trực tiếp hoặc qua bưu chính")
@@ -51,14 +51,14 @@ async def counter_submission(body: CounterSubmission, request: Request, who: Cal
 async def get_dossier(code: str, request: Request, who: Caller = Depends(caller)):
     reply = await request.app.state.clients.dossier.GetDossier(dossier_pb2.GetDossierRequest(code=code),
                                                                metadata=who.metadata)
-    return dossier_view(reply.dossier)
+    return JSONResponse(dossier_view(reply.dossier))
 
 
 @router.get("/dossiers/{code}/log", summary="Nhật ký đầy đủ của hồ sơ")
 async def dossier_log(code: str, request: Request, who: Caller = Depends(caller)):
     reply = await request.app.state.clients.dossier.GetDossierLog(dossier_pb2.GetDossierLogRequest(code=code),
                                                                   metadata=who.metadata)
-    return {"items": [log_view(e) for e in reply.entries]}
+    return JSONResponse({"items": [log_view(e) for e in reply.entries]})
 
 
 @router.post("/dossiers/{code}/actions/{action}",

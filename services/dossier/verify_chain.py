@@ -1,7 +1,9 @@
 """python -m services.dossier.verify_chain CODE [CODE ...] | --all [--database-url URL]
 
 Recomputes a dossier log's hash chain and names the first entry that does not check: an
-entry whose content was changed, or the one after an entry that was removed. Exit status
+entry whose content was changed, or the one after an entry that was removed. The chain's
+end is compared with the one the dossier row records (log_seq, log_head, written with
+each append), so entries removed from the end show too. Exit status
 0 when every chain checked is intact, 1 when one is broken, 2 when a dossier has no log.
 Run it against a replica or the primary; it only reads."""
 
@@ -13,10 +15,10 @@ import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 
 from services.dossier.domain.log import first_broken
-from services.dossier.store.models import LogEntry
+from services.dossier.store.models import Dossier, LogEntry
 from services.dossier.store.writes import as_utc, log_content
 from services.platform.db import make_engine, session_factory
 from services.platform.settings import platform_settings
@@ -24,17 +26,30 @@ from services.platform.settings import platform_settings
 INTACT, BROKEN, MISSING = 0, 1, 2
 
 
+Head = tuple[int, str]  # (seq, hash) of the latest entry, as the dossier row records it
+
+
 @dataclass(frozen=True)
 class ChainReport:
     code: str
     entries: int
     broken: LogEntry | None
+    # The recorded end when the chain does not reach it: (recorded seq, last seq found).
+    short: tuple[int, int] | None = None
 
     @property
     def intact(self) -> bool:
-        return self.broken is None and self.entries > 0
+        return self.broken is None and self.short is None and self.entries > 0
+
+    @property
+    def failed(self) -> bool:
+        return self.broken is not None or self.short is not None
 
     def describe(self) -> str:
+        if self.short is not None:
+            recorded, found = self.short
+            return (f"BROKEN {self.code}: the chain ends at seq={found} but the dossier records its last entry "
+                    f"as seq={recorded}: entries were removed from the end, or the last one replaced")
         if self.entries == 0:
             return f"MISSING {self.code}: no log entries"
         if self.broken is None:
@@ -45,44 +60,65 @@ class ChainReport:
                 "before it does not match the recorded hash")
 
 
-def check(code: str, entries: list[LogEntry]) -> ChainReport:
+def check(code: str, entries: list[LogEntry], head: Head | None = None) -> ChainReport:
+    """The first entry that does not check; else, when the dossier records its log's end
+    (``head``), whether the chain reaches exactly that entry."""
     index = first_broken([(log_content(e), e.prev_hash, e.hash) for e in entries])
-    return ChainReport(code, len(entries), None if index is None else entries[index])
+    if index is not None:
+        return ChainReport(code, len(entries), entries[index])
+    last = (entries[-1].seq, entries[-1].hash) if entries else (0, "")
+    short = (head[0], last[0]) if head is not None and tuple(head) != last else None
+    return ChainReport(code, len(entries), None, short)
 
 
-async def _chains(sessions, codes: list[str] | None) -> AsyncIterator[tuple[str, list[LogEntry]]]:
+def _head(seq: int | None, digest: str | None) -> Head | None:
+    return None if seq is None or not digest else (seq, digest)
+
+
+async def _chains(sessions, codes: list[str] | None) -> AsyncIterator[tuple[str, list[LogEntry], Head | None]]:
     async with sessions() as session:
         if codes is not None:
             for code in codes:
                 rows = await session.scalars(
                     select(LogEntry).where(LogEntry.dossier_code == code).order_by(LogEntry.seq))
-                yield code, list(rows)
+                head = (await session.execute(select(Dossier.log_seq, Dossier.log_head)
+                                              .where(Dossier.code == code))).first()
+                yield code, list(rows), _head(*head) if head else None
             return
-        # Every dossier, streamed in (code, seq) order: one pass, one dossier in memory.
-        result = await session.stream_scalars(
-            select(LogEntry).order_by(LogEntry.dossier_code, LogEntry.seq).execution_options(yield_per=1000))
-        code, entries = None, []
-        async for entry in result:
+        # Every dossier, streamed in (code, seq) order with its recorded end: one pass, one
+        # dossier in memory.
+        result = await session.stream(
+            select(LogEntry, Dossier.log_seq, Dossier.log_head)
+            .outerjoin(Dossier, Dossier.code == LogEntry.dossier_code)
+            .order_by(LogEntry.dossier_code, LogEntry.seq).execution_options(yield_per=1000))
+        code, entries, head = None, [], None
+        async for entry, seq, digest in result:
             if entry.dossier_code != code:
                 if code is not None:
-                    yield code, entries
-                code, entries = entry.dossier_code, []
+                    yield code, entries, head
+                code, entries, head = entry.dossier_code, [], _head(seq, digest)
             entries.append(entry)
         if code is not None:
-            yield code, entries
+            yield code, entries, head
+        # Dossiers that record a log whose every entry is gone.
+        emptied = await session.execute(
+            select(Dossier.code, Dossier.log_seq, Dossier.log_head)
+            .where(Dossier.log_seq.is_not(None), ~exists().where(LogEntry.dossier_code == Dossier.code)))
+        for code, seq, digest in emptied:
+            yield code, [], _head(seq, digest)
 
 
 async def verify(url: str, codes: list[str] | None, out=sys.stdout) -> int:
     engine = make_engine(url, pool_size=1)
     broken = missing = checked = 0
     try:
-        async for code, entries in _chains(session_factory(engine), codes):
-            report = check(code, entries)
+        async for code, entries, head in _chains(session_factory(engine), codes):
+            report = check(code, entries, head)
             checked += 1
             if codes is not None or not report.intact:
                 print(report.describe(), file=out)
-            missing += report.entries == 0
-            broken += report.broken is not None
+            missing += report.entries == 0 and not report.failed
+            broken += report.failed
     finally:
         await engine.dispose()
     status = BROKEN if broken else MISSING if missing else INTACT

@@ -115,7 +115,6 @@ from services.dossier.domain.calendar import (  # noqa: E402
     OVERDUE,
     DaySwaps,
     deadline_flag,
-    finished_on_time,
     parse_office_hours,
 )
 
@@ -148,10 +147,23 @@ def test_a_same_day_procedure_received_before_three_pm_is_due_that_day(cal):
     assert due == datetime(2026, 3, 10, 17, 0, tzinfo=VIETNAM) and not exp.cutoff_applied
 
 
-def test_a_same_day_procedure_received_at_or_after_three_pm_is_due_the_next_working_day(cal):
-    due, exp = cal.due_at(at_vn(2026, 3, 13, 15, 0), 0, "working_day")  # Friday 15:00
+def test_a_same_day_procedure_received_after_three_pm_is_due_the_next_working_day(cal):
+    due, exp = cal.due_at(datetime(2026, 3, 13, 15, 0, 1, tzinfo=VIETNAM), 0, "working_day")  # Friday 15:00:01
     assert due == datetime(2026, 3, 16, 17, 0, tzinfo=VIETNAM)
     assert exp.cutoff_applied and "sau 15 giờ" in exp.text()
+
+
+def test_a_filing_at_exactly_three_pm_is_not_after_the_cut_off(cal):
+    # "sau 15 giờ": 15:00:00 itself is not after 15 o'clock, so it is due the same day.
+    due, exp = cal.due_at(at_vn(2026, 3, 13, 15, 0), 0, "working_day")
+    assert due == datetime(2026, 3, 13, 17, 0, tzinfo=VIETNAM) and not exp.cutoff_applied
+
+
+def test_a_procedure_without_a_published_processing_time_has_no_due_date(cal):
+    due, exp = cal.due_at(at_vn(2026, 3, 10, 9), None, "working_day")
+    assert due is None and "không công bố thời hạn" in exp.text()
+    due, _ = cal.due_at(at_vn(2026, 3, 10, 9), 0, "working_day")  # an explicit 0 is same-day
+    assert due == datetime(2026, 3, 10, 17, 0, tzinfo=VIETNAM)
 
 
 def test_an_online_filing_at_night_counts_from_the_next_working_morning(cal):
@@ -171,9 +183,31 @@ def test_working_hours_skip_the_lunch_break(cal):
     assert cal.add_working_minutes(at_vn(2026, 3, 10, 12, 0), 30) == at_vn(2026, 3, 10, 13, 30)
 
 
-def test_half_a_working_day_is_four_office_hours(cal):
+def test_half_a_working_day_is_four_office_hours_after_the_same_day_close(cal):
     due, exp = cal.due_at(at_vn(2026, 3, 10, 15, 0), 0.5, "working_day")
-    assert due == datetime(2026, 3, 11, 9, 30, tzinfo=VIETNAM) and "4 giờ làm việc" in exp.counted
+    assert due == datetime(2026, 3, 11, 11, 30, tzinfo=VIETNAM) and "0.5 ngày làm việc" in exp.counted
+
+
+def test_one_and_a_half_working_days_are_later_than_one(cal):
+    monday = at_vn(2026, 3, 9, 10, 0)
+    one, _ = cal.due_at(monday, 1, "working_day")
+    one_and_a_half, _ = cal.due_at(monday, 1.5, "working_day")
+    two, _ = cal.due_at(monday, 2, "working_day")
+    assert one == datetime(2026, 3, 10, 17, 0, tzinfo=VIETNAM)
+    assert one_and_a_half == datetime(2026, 3, 11, 11, 30, tzinfo=VIETNAM)  # Tuesday's close + 4 office hours
+    assert one < one_and_a_half < two
+
+
+def test_a_due_date_never_moves_earlier_as_the_processing_time_grows(cal):
+    starts = [at_vn(2026, 3, 9, 7, 0), at_vn(2026, 3, 9, 10, 0), at_vn(2026, 3, 9, 12, 0),
+              at_vn(2026, 3, 10, 14, 59), at_vn(2026, 3, 10, 15, 0), at_vn(2026, 3, 10, 15, 30),
+              at_vn(2026, 3, 13, 16, 45), at_vn(2026, 3, 13, 21, 0), at_vn(2026, 3, 14, 9, 0),
+              at_vn(2026, 4, 29, 16, 0), at_vn(2026, 12, 31, 15, 1)]
+    values = [x / 2 for x in range(0, 21)]  # 0 (same day), 0.5, ..., 10
+    for start in starts:
+        dues = [cal.due_at(start, v, "working_day")[0] for v in values]
+        for (v1, d1), (v2, d2) in zip(zip(values, dues), zip(values[1:], dues[1:])):
+            assert d1 <= d2, f"from {start}: {v2} working days due {d2}, before {v1} days ({d1})"
 
 
 def test_calendar_days_end_on_a_working_day(cal):
@@ -214,13 +248,6 @@ def test_due_soon_and_overdue_flags(cal):
     assert deadline_flag(cal, due, at_vn(2026, 3, 13, 17, 0)) == DUE_SOON  # a weekend away is one working day
     assert deadline_flag(cal, due, at_vn(2026, 3, 16, 17, 1)) == OVERDUE
     assert deadline_flag(cal, None, at_vn(2026, 3, 16, 17, 1)) == ON_TRACK
-
-
-def test_decision_766_on_time_rule():
-    due = at_vn(2026, 3, 16, 17, 0)
-    assert finished_on_time(due, at_vn(2026, 3, 16, 16, 59), 1)
-    assert not finished_on_time(due, at_vn(2026, 3, 16, 17, 1), 0)
-    assert not finished_on_time(due, at_vn(2026, 3, 10, 9), 2)  # a second supplement request is late
 
 
 def test_office_hours_are_settings():

@@ -16,6 +16,7 @@ from services.dossier.domain.lifecycle import (
     POST,
     PROCESSING,
     RECEPTION,
+    RUNNING,
     STATUS_LABELS,
     TRANSITIONS,
     DossierState,
@@ -49,7 +50,9 @@ ALLOWED: dict[str, dict[Status, set[str]]] = {
     "approve": {S.PROCESSING: {APPROVAL}},
     "result_ready": {S.PROCESSED: {PROCESSING, RECEPTION}},
     "return_result": {S.PROCESSED: {RECEPTION}},
-    "withdraw": dict.fromkeys([S.NEW, S.ACCEPTED, S.PROCESSING, S.SUPPLEMENT_REQUESTED], {APPLICANT}),
+    # Fees requested (6) too; reception records it for counter and postal filings.
+    "withdraw": dict.fromkeys([S.NEW, S.ACCEPTED, S.PROCESSING, S.SUPPLEMENT_REQUESTED, S.FINANCIAL_OBLIGATION],
+                              {APPLICANT, RECEPTION}),
     "stop": dict.fromkeys(OPEN_RUNNING, {APPROVAL}),
     "extend": dict.fromkeys(OPEN_RUNNING, {APPROVAL}),
     "message": dict.fromkeys(Status, OFFICIALS | {APPLICANT}),
@@ -152,6 +155,40 @@ def test_supplement_returns_to_reception_before_acceptance_and_to_processing_aft
     after = DossierState(status=S.SUPPLEMENT_REQUESTED, accepted=True)
     assert decide(before, "supplement", APPLICANT)[1] is S.NEW
     assert decide(after, "supplement", APPLICANT)[1] is S.PROCESSING
+
+
+def test_reception_asks_for_a_supplement_once_then_once_per_processing_step():
+    new = DossierState(status=S.NEW, accepted=False)
+    assert decide(new, "request_supplement", RECEPTION)[1] is S.SUPPLEMENT_REQUESTED
+    asked_at_reception = DossierState(status=S.NEW, accepted=False, supplement_stage=-1)
+    with pytest.raises(IllegalTransition) as err:
+        decide(asked_at_reception, "request_supplement", RECEPTION)
+    assert "already requested" in err.value.why
+    # After acceptance the reception request does not count against the first step...
+    step0 = DossierState(status=S.PROCESSING, accepted=True, step_index=0, supplement_stage=-1,
+                         step_roles=(PROCESSING, PROCESSING))
+    assert decide(step0, "request_supplement", PROCESSING)[1] is S.SUPPLEMENT_REQUESTED
+    # ...a second one at the same step is refused, the next step may ask again.
+    with pytest.raises(IllegalTransition):
+        decide(DossierState(status=S.PROCESSING, accepted=True, step_index=0, supplement_stage=0,
+                            step_roles=(PROCESSING, PROCESSING)), "request_supplement", PROCESSING)
+    step1 = DossierState(status=S.PROCESSING, accepted=True, step_index=1, supplement_stage=0,
+                         step_roles=(PROCESSING, PROCESSING))
+    assert decide(step1, "request_supplement", PROCESSING)[1] is S.SUPPLEMENT_REQUESTED
+
+
+def test_reception_withdraws_only_a_dossier_filed_at_the_counter_or_by_post():
+    for channel in (1, 3):
+        state = DossierState(status=S.FINANCIAL_OBLIGATION, accepted=True, channel=channel)
+        assert decide(state, "withdraw", RECEPTION)[1] is S.WITHDRAWN
+    with pytest.raises(NotAllowed):
+        decide(DossierState(status=S.PROCESSING, accepted=True, channel=2), "withdraw", RECEPTION)
+    assert decide(DossierState(status=S.FINANCIAL_OBLIGATION, channel=2), "withdraw", APPLICANT)[1] is S.WITHDRAWN
+
+
+def test_the_clock_runs_only_while_accepted_and_not_waiting_or_processed():
+    assert S.SUPPLEMENT_REQUESTED not in RUNNING and S.PROCESSED not in RUNNING
+    assert {S.ACCEPTED, S.PROCESSING, S.FINANCIAL_OBLIGATION} <= RUNNING
 
 
 def test_a_processing_step_is_completed_by_its_assignee_only():

@@ -42,7 +42,9 @@ async def wait_for(predicate, timeout=20.0):
 
 
 @pytest.mark.timeout(60)
-async def test_a_poison_message_is_dead_lettered_and_alerts_operators_without_blocking(sessions, nats_server):
+@pytest.mark.parametrize("batched", [False, True], ids=["one_by_one", "batched"])
+async def test_a_poison_message_is_dead_lettered_and_alerts_operators_without_blocking(sessions, nats_server,
+                                                                                         batched):
     notifier = Notifier(sessions)
     await directory.handle_account_event(sessions, account_event(OPERATOR, kind="official", roles=("operator",)))
     bus = Bus(nats_server, name="test", streams=(DOSSIER_STREAM, DEADLETTER_STREAM))
@@ -54,8 +56,10 @@ async def test_a_poison_message_is_dead_lettered_and_alerts_operators_without_bl
         await notifier.alert_dead_letter(DOSSIER_CONSUMER, subject, data, error)
 
     task = asyncio.create_task(consume(bus, stream=DOSSIER_STREAM, durable=DOSSIER_CONSUMER, subject="dossier.>",
-                                       handler=notifier.handle_dossier_event, max_deliver=2, on_dead_letter=hook))
+                                       handler=notifier.handle_dossier_event, max_deliver=2, on_dead_letter=hook,
+                                       batch_handler=notifier.handle_dossier_events if batched else None))
     try:
+        # Published before the consumer's first fetch returns: batched, they arrive together.
         await bus.publish("dossier.accepted", b"\x0a\xffnot an envelope", event_id=str(uuid.uuid4()))
         good = dossier_event("dossier.accepted", applicant=APPLICANT)
         await bus.publish("dossier.accepted", good.SerializeToString(), event_id=good.event_id)

@@ -19,7 +19,7 @@ from services.notification.app.reminders import ReminderScheduler
 from services.notification.channels.email_smtp import SmtpChannel
 from services.notification.domain.delivery import Backoff
 from services.notification.domain.templates import TemplateRegistry
-from services.notification.store.models import Contact, Delivery, FiredReminder, Notification, outbox
+from services.notification.store.models import Contact, Delivery, DossierDeadline, FiredReminder, Notification, outbox
 from services.platform.db import make_engine, session_factory
 from services.platform.errors import InvalidInput
 from services.platform.events import utcnow
@@ -296,3 +296,32 @@ async def test_a_dead_letter_alerts_every_operator_once(sessions):
     (row,), _, _ = await list_inbox(sessions, operator, unread_only=False, offset=0, limit=20)
     assert row.event_type == "alert.dead_letter" and "deadletter.notification-inbox" in row.body
     assert await count(sessions, Contact) == 2
+
+
+async def test_a_batch_is_one_transaction_that_skips_events_already_handled_and_keeps_event_order(sessions):
+    await directory.handle_account_event(sessions, account_event(APPLICANT, email="an@example.vn"))
+    notifier = Notifier(sessions)
+    earlier = dossier_event("dossier.accepted", applicant=APPLICANT, due=utc(2026, 9, 10, 3))
+    assert await notifier.handle_dossier_event(earlier) is True
+    paused = dossier_event("dossier.supplement_requested", applicant=APPLICANT, due=utc(2026, 9, 10, 3))
+    resumed = dossier_event("dossier.supplemented", applicant=APPLICANT, due=utc(2026, 9, 12, 3))
+    # A redelivery, two new events of the same dossier, and one of them twice in the batch.
+    assert await notifier.handle_dossier_events([earlier, paused, resumed, paused]) == [False, True, True, False]
+    rows, total, _ = await list_inbox(sessions, APPLICANT, unread_only=False, offset=0, limit=20)
+    assert total == 3 and sorted(r.event_type for r in rows) == [
+        "dossier.accepted", "dossier.supplement_requested", "dossier.supplemented"]
+    assert await count(sessions, Delivery) == 3  # one email per notice, none twice
+    async with sessions() as s:
+        deadline = await s.get(DossierDeadline, CODE)
+    assert deadline.due_at == utc(2026, 9, 12, 3) and deadline.open  # the later event of the batch wins
+
+
+async def test_a_batch_with_a_wrong_payload_writes_nothing(sessions):
+    notifier = Notifier(sessions)
+    good = dossier_event("dossier.accepted", applicant=APPLICANT)
+    wrong = account_event(APPLICANT)
+    wrong.type = "dossier.accepted"
+    with pytest.raises(ValueError):
+        await notifier.handle_dossier_events([good, wrong])
+    assert (await list_inbox(sessions, APPLICANT, unread_only=False, offset=0, limit=5))[1] == 0
+    assert await notifier.handle_dossier_events([good]) == [True]  # not marked handled by the failed batch

@@ -35,7 +35,15 @@ import httpx  # noqa: E402
 
 from services.platform.db import upgrade_to_head  # noqa: E402
 from services.platform.embedded import EmbeddedSystem  # noqa: E402
-from tests.perf.bench_gateway import SUBMIT_LUA, _lua_str, commune_code, ensure_wrk, login, run_wrk  # noqa: E402
+from tests.perf.bench_gateway import (  # noqa: E402
+    SUBMIT_LUA,
+    _lua_str,
+    commune_code,
+    ensure_wrk,
+    login,
+    plain_procedure,
+    run_wrk,
+)
 from tests.servers.postgres import TemporaryPostgres  # noqa: E402
 
 MIGRATIONS = REPO / "services" / "dossier" / "store" / "migrations"
@@ -74,17 +82,6 @@ async def in_process(url: str, *, count: int, concurrency: int, profile: bool) -
     if profiler:
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
     await engine.dispose()
-
-
-def plain_procedure(client: httpx.Client) -> str:
-    """A commune procedure filed online without mandatory documents or e-form."""
-    items = client.get("/api/v1/procedures", params={"level": "commune", "page_size": 100}).json()["items"]
-    for item in items:
-        p = client.get(f"/api/v1/procedures/{item['code']}").json()
-        if p.get("eform_schema") is None and not any(d.get("mandatory") for d in p.get("documents", [])) \
-                and not p.get("agency_code") and p.get("status") == "published":
-            return p["code"]
-    raise RuntimeError("no plain commune procedure found")
 
 
 def through_gateway(pg: TemporaryPostgres, args) -> None:

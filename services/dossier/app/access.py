@@ -41,11 +41,6 @@ def candidate_roles(principal: Principal, dossier: Dossier, wanted: frozenset[st
     return roles
 
 
-def acting_role(principal: Principal, dossier: Dossier, wanted: frozenset[str]) -> str:
-    """The role in which ``principal`` makes a transition that ``wanted`` roles may make."""
-    return candidate_roles(principal, dossier, wanted)[0]
-
-
 def require_official(principal: Principal) -> None:
     if not principal.is_official or not principal.agency_code:
         raise PermissionDenied("Chỉ cán bộ của cơ quan mới xem được hàng đợi hồ sơ.")

@@ -11,13 +11,13 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
 from services.dossier.app import effects
-from services.dossier.app.access import candidate_roles, not_found
+from services.dossier.app.access import can_see, candidate_roles, not_found
 from services.dossier.app.context import DossierContext
 from services.dossier.app.events import status_event
 from services.dossier.domain import lifecycle
 from services.dossier.domain.lifecycle import DossierState, Status
-from services.dossier.store.models import Dossier, IdempotencyKey, outbox
-from services.dossier.store.writes import append_log, remember_response, request_fingerprint
+from services.dossier.store.models import Dossier, outbox
+from services.dossier.store.writes import append_log, remember_response, replayed_response, request_fingerprint
 from services.platform.errors import Conflict, InvalidInput, PermissionDenied
 from services.platform.events import record_event, utcnow
 from services.platform.principal import Principal
@@ -89,23 +89,27 @@ async def perform_action(ctx: DossierContext, principal: Principal, cmd: ActionC
                 raise _stale(dossier)
             now = utcnow()
             effect = await effects.apply(ctx, session, principal, dossier, cmd, terms, target, role, now)
-            values = {"status_code": int(target), "version": dossier.version + 1, "updated_at": now, **effect.values}
+            # The log entries chain from the end the row records; the row's new end is
+            # written by the same version-checked statement as the new state.
+            entry = await append_log(
+                session, dossier_code=dossier.code, at=now, actor_id=principal.account_id, actor_name=principal.name,
+                actor_role=role, action=cmd.action, status_code=int(target),
+                note=effect.note or cmd.note.strip() or transition.label, internal=transition.internal,
+                internal_note="\n".join(filter(None, (effect.internal_note, cmd.internal_note.strip()))),
+                previous=effects.head_of(dossier))
+            for action, note, internal in effect.entries:
+                entry = await append_log(
+                    session, dossier_code=dossier.code, at=now, actor_id=principal.account_id,
+                    actor_name=principal.name, actor_role=role if action != "deadline" else lifecycle.SYSTEM,
+                    action=action, status_code=int(target), note=note, internal=internal, previous=entry)
+            values = {"status_code": int(target), "version": dossier.version + 1, "updated_at": now,
+                      "log_seq": entry.seq, "log_head": entry.hash, **effect.values}
             changed = await session.execute(
                 update(Dossier).where(Dossier.code == dossier.code, Dossier.version == dossier.version)
                 .values(**values).execution_options(synchronize_session=False))
             if changed.rowcount != 1:
                 raise _stale(dossier)
             await session.refresh(dossier)
-            entry = await append_log(
-                session, dossier_code=dossier.code, at=now, actor_id=principal.account_id, actor_name=principal.name,
-                actor_role=role, action=cmd.action, status_code=int(target),
-                note=effect.note or cmd.note.strip() or transition.label, internal=transition.internal,
-                internal_note=cmd.internal_note.strip())
-            for action, note, internal in effect.entries:
-                entry = await append_log(
-                    session, dossier_code=dossier.code, at=now, actor_id=principal.account_id,
-                    actor_name=principal.name, actor_role=role if action != "deadline" else lifecycle.SYSTEM,
-                    action=action, status_code=int(target), note=note, internal=internal, previous=entry)
             event = lifecycle.event_type(cmd.action)
             if event:
                 await record_event(session, outbox, event_type=event, producer="dossier", subject=dossier.code,
@@ -121,16 +125,17 @@ async def perform_action(ctx: DossierContext, principal: Principal, cmd: ActionC
 
 
 async def _replayed(session, principal, cmd, operation, fingerprint) -> Acted | None:
-    if not cmd.idempotency_key:
+    """The first answer to a retried action, if the principal may still see the dossier
+    (a key does not outlive the access it was used with)."""
+    response = await replayed_response(session, principal_id=principal.account_id, key=cmd.idempotency_key,
+                                       operation=operation, fingerprint=fingerprint)
+    if response is None:
         return None
-    row = await session.get(IdempotencyKey, (principal.account_id, cmd.idempotency_key))
-    if row is None:
-        return None
-    if row.operation != operation or row.request_hash != fingerprint:
-        raise Conflict("Khóa chống gửi trùng (Idempotency-Key) này đã được dùng cho một yêu cầu khác.",
-                       fields={"Idempotency-Key": "reused with a different request"})
-    code, _, derived = row.response.decode().partition("\n")
-    return Acted(await session.get(Dossier, code), True, derived)
+    code, _, derived = response.decode().partition("\n")
+    dossier = await session.get(Dossier, code)
+    if dossier is None or not can_see(principal, dossier):
+        raise not_found(cmd.code)
+    return Acted(dossier, True, derived)
 
 
 def state_of(dossier: Dossier, terms) -> DossierState:
@@ -138,7 +143,8 @@ def state_of(dossier: Dossier, terms) -> DossierState:
         status=Status(dossier.status_code), accepted=dossier.accepted_at is not None,
         assignee_id=dossier.assignee_id or "", step_index=dossier.step_index or 0,
         step_roles=tuple(s.role for s in terms.workflow), step_inter_agency=tuple(s.inter_agency for s in terms.workflow),
-        result_ready=bool(dossier.result_document_id), channel=dossier.channel)
+        result_ready=bool(dossier.result_document_id), channel=dossier.channel,
+        supplement_stage=dossier.supplement_stage)
 
 
 def _decide(principal: Principal, dossier: Dossier, cmd: ActionCommand, terms):

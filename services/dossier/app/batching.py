@@ -13,8 +13,6 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
-from sqlalchemy import select, tuple_
-
 from services.dossier.domain import codes
 from services.dossier.store.models import IdempotencyKey
 from services.dossier.store.writes import insert_rows, next_sequence
@@ -89,15 +87,13 @@ async def write_batch(ctx, filings: list) -> list:
     keys = IdempotencyKey.__table__
     async with ctx.sessions() as session, session.begin():
         connection = await session.connection()
-        keyed = [(f.principal.account_id, f.cmd.idempotency_key) for f in filings if f.cmd.idempotency_key]
-        if keyed:
-            used = await connection.scalar(select(keys.c.key).where(tuple_(keys.c.principal_id, keys.c.key).in_(keyed))
-                                           .limit(1))
-            if used is not None or len(set(keyed)) != len(keyed):
-                raise _Replay()
         last = await next_sequence(connection, agency or "-", day, count=len(filings))
         first = last - len(filings) + 1
         built = [build_rows(f, codes.dossier_code(agency, day, first + i)) for i, f in enumerate(filings)]
         merged = [(table, [row for _, rows in built for row in rows[n][1]]) for n, (table, _) in enumerate(built[0][1])]
-        await insert_rows(session, merged)
+        keyed = sum(1 for f in filings if f.cmd.idempotency_key)
+        # Keys go in ON CONFLICT DO NOTHING: one already used (or twice in the batch)
+        # inserts fewer, and the batch is rolled back and written one by one.
+        if await insert_rows(session, merged, guard=keys) < keyed:
+            raise _Replay()
     return [Submitted(dossier, False) for dossier, _ in built]

@@ -6,15 +6,12 @@ from __future__ import annotations
 
 from datetime import UTC
 
-from sqlalchemy import select
-
 from motcua.v1 import catalogue_pb2, events_pb2, notification_pb2
 from services.dossier.app.context import DossierContext
-from services.dossier.app.effects import when
+from services.dossier.app.effects import append_to, when
 from services.dossier.app.procedures import upsert_snapshot
 from services.dossier.domain.lifecycle import SYSTEM
 from services.dossier.store.models import Dossier, processed_events
-from services.dossier.store.writes import append_log
 from services.platform.events import first_delivery
 from services.platform.logging import get_logger
 
@@ -59,11 +56,13 @@ async def on_delivery(ctx: DossierContext, envelope: events_pb2.EventEnvelope) -
     async with ctx.sessions() as session, session.begin():
         if not await first_delivery(session, processed_events, DELIVERIES_CONSUMER, envelope.event_id):
             return
-        status = await session.scalar(select(Dossier.status_code).where(Dossier.code == update.dossier_code))
-        if status is None:
+        dossier = await session.get(Dossier, update.dossier_code)
+        if dossier is None:
             return
         occurred = update.occurred_at.ToDatetime(tzinfo=UTC) \
             if update.HasField("occurred_at") else envelope.occurred_at.ToDatetime(tzinfo=UTC)
-        await append_log(session, dossier_code=update.dossier_code, at=occurred, actor_id=SYSTEM,
-                         actor_name="Hệ thống thông báo", actor_role=SYSTEM, action="notification",
-                         status_code=status, note=delivery_note(update))
+        # A notice to anyone but the applicant (an official's) is for officials' eyes only.
+        internal = update.account_id != dossier.applicant_id
+        await append_to(session, dossier, at=occurred, actor_id=SYSTEM, actor_name="Hệ thống thông báo",
+                        actor_role=SYSTEM, action="notification", status_code=dossier.status_code,
+                        note=delivery_note(update), internal=internal)

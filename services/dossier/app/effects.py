@@ -8,11 +8,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from sqlalchemy import select
+
+from services.dossier.app.access import FINAL_CODES
 from services.dossier.app.submit import document_note
+from services.dossier.documents.attach import attach_documents
 from services.dossier.domain import codes
 from services.dossier.domain.calendar import VIETNAM
-from services.dossier.domain.lifecycle import RECEPTION, Status
-from services.dossier.store.models import Dossier
+from services.dossier.domain.lifecycle import RECEPTION, RECEPTION_STAGE, Status
+from services.dossier.store.models import Dossier, LogEntry
 from services.dossier.store.writes import append_log, as_utc, next_sequence
 from services.platform.errors import Conflict, InvalidInput
 
@@ -23,6 +27,8 @@ RETURN_METHODS = {"download": "tải về trực tuyến", "counter": "tại b�
 class Effect:
     values: dict = field(default_factory=dict)
     note: str = ""
+    # Shown to officials only, on the action's entry (account ids, ...).
+    internal_note: str = ""
     # Extra log entries: (action, note, internal).
     entries: list[tuple[str, str, bool]] = field(default_factory=list)
     event: dict = field(default_factory=dict)
@@ -37,12 +43,35 @@ def _deadline_entry(effect: Effect, text: str) -> None:
     effect.entries.append(("deadline", text, False))
 
 
+def head_of(d: Dossier) -> LogEntry | None:
+    """The end of the dossier's log as its row records it, to chain the next entry from
+    (None when not recorded: the append reads the last entry). Chaining from the row, not
+    from the last row found, leaves a removed last entry as a visible break."""
+    if d.log_seq is None or not d.log_head:
+        return None
+    return LogEntry(seq=d.log_seq, hash=d.log_head)
+
+
+async def append_to(session, d: Dossier, **values) -> LogEntry:
+    """Append to ``d``'s log and move the row's record of the log's end with it (same
+    transaction: the row is written when the session flushes)."""
+    entry = await append_log(session, dossier_code=d.code, previous=None if values.get("first") else head_of(d),
+                             **values)
+    d.log_seq, d.log_head = entry.seq, entry.hash
+    return entry
+
+
 async def _accept(ctx, session, principal, d: Dossier, cmd, terms, target, now) -> Effect:
     received = as_utc(d.queue_at or d.submitted_at)
     due, explanation = ctx.calendar.due_at(received, d.processing_value, d.processing_unit or "working_day")
+    extra = f". {cmd.note.strip()}" if cmd.note.strip() else ""
+    if due is None:  # no legal deadline published: no appointment date, queued by filing time
+        effect = Effect(values={"accepted_at": now, "due_at": None, "original_due_at": None, "queue_at": received})
+        effect.note = f"Tiếp nhận hồ sơ, giấy tiếp nhận hồ sơ số {d.code}; không có ngày hẹn trả" + extra
+        _deadline_entry(effect, "Không có hạn giải quyết: thủ tục không công bố thời hạn giải quyết theo quy định")
+        return effect
     effect = Effect(values={"accepted_at": now, "due_at": due, "original_due_at": due, "queue_at": due})
-    effect.note = (f"Tiếp nhận hồ sơ, giấy tiếp nhận và hẹn trả kết quả số {d.code}; hẹn trả {when(due)}"
-                   + (f". {cmd.note.strip()}" if cmd.note.strip() else ""))
+    effect.note = f"Tiếp nhận hồ sơ, giấy tiếp nhận và hẹn trả kết quả số {d.code}; hẹn trả {when(due)}" + extra
     _deadline_entry(effect, f"Hạn giải quyết {when(due)}: {explanation.text()}")
     return effect
 
@@ -52,12 +81,13 @@ async def _request_supplement(ctx, session, principal, d, cmd, terms, target, no
     if not items and not cmd.note.strip():
         raise InvalidInput("Cần liệt kê đầy đủ các giấy tờ cần bổ sung.", fields={"missing_items": "required"})
     listing = "; ".join(items)
+    stage = RECEPTION_STAGE if d.accepted_at is None else (d.step_index or 0)
     effect = Effect(values={"supplement_requested_at": now, "supplement_count": (d.supplement_count or 0) + 1,
-                            "missing_items": items},
+                            "missing_items": items, "supplement_stage": stage},
                     event={"missing_items": items, "reason": cmd.note.strip()})
     effect.note = "Yêu cầu bổ sung, hoàn thiện hồ sơ (một lần, đầy đủ)" + (f": {listing}" if listing else "") + (
         f". {cmd.note.strip()}" if cmd.note.strip() else "")
-    if d.accepted_at is not None:
+    if d.accepted_at is not None and d.due_at is not None:
         _deadline_entry(effect, f"Tạm dừng tính thời hạn từ {when(now)} trong thời gian chờ bổ sung hồ sơ")
     return effect
 
@@ -66,11 +96,15 @@ async def _supplement(ctx, session, principal, d, cmd, terms, target, now) -> Ef
     if not cmd.document_ids and not cmd.note.strip():
         raise InvalidInput("Cần gửi tài liệu hoặc nội dung bổ sung.", fields={"document_ids": "required"})
     effect = Effect(values={"supplement_requested_at": None, "missing_items": []})
-    await _attach(session, d.applicant_id, d, cmd.document_ids, terms, effect)
+    # The documents are the uploader's: the applicant's own online, the reception
+    # official's at the counter (as at submission).
+    await _attach(session, principal.applicant_id, d, cmd.document_ids, terms, effect)
     effect.note = "Bổ sung hồ sơ" + (f": {cmd.note.strip()}" if cmd.note.strip() else "")
     paused_from = as_utc(d.supplement_requested_at) if d.supplement_requested_at else now
     if d.accepted_at is None:
         effect.values["queue_at"] = now  # reception counts the processing time from the complete dossier
+        return effect
+    if d.due_at is None:  # no appointment date to move
         return effect
     due, explanation = ctx.calendar.resume_after_pause(as_utc(d.due_at), paused_from, now)
     effect.values.update(due_at=due, queue_at=due, paused_minutes=(d.paused_minutes or 0) + explanation.paused_minutes)
@@ -85,8 +119,6 @@ async def _supplement(ctx, session, principal, d, cmd, terms, target, now) -> Ef
 async def _attach(session, owner_id: str, d: Dossier, document_ids, terms, effect: Effect) -> list:
     if not document_ids:
         return []
-    from services.dossier.documents.attach import attach_documents
-
     attached = await attach_documents(session, owner_id=owner_id, dossier_code=d.code, document_ids=list(document_ids))
     effect.entries.extend(("document", document_note(doc), False) for doc in attached)
     return attached
@@ -94,6 +126,8 @@ async def _attach(session, owner_id: str, d: Dossier, document_ids, terms, effec
 
 async def _finish(ctx, session, principal, d, cmd, terms, target, now) -> Effect:
     """Refusal, withdrawal and stop end the dossier, with the reason given."""
+    if cmd.action == "withdraw" and principal.is_official and not cmd.note.strip():
+        raise InvalidInput("Cần ghi lý do rút hồ sơ theo yêu cầu của người nộp.", fields={"note": "required"})
     return Effect(values={"finished_at": d.finished_at or now, "reason": cmd.note.strip()},
                   event={"reason": cmd.note.strip()})
 
@@ -128,10 +162,11 @@ async def _assign(ctx, session, principal, d, cmd, terms, target, now) -> Effect
         raise InvalidInput("Cần chọn cán bộ xử lý.", fields={"assignee_id": "required"})
     values = {"assignee_id": assignee, **_step_values(ctx, terms, d.step_index or 0, now)}
     step = terms.workflow[d.step_index].name if (d.step_index or 0) < len(terms.workflow) else ""
-    note = f"Phân công cán bộ xử lý {assignee}" + (f", bước “{step}”" if step else "")
+    note = "Phân công cán bộ xử lý" + (f", bước “{step}”" if step else "")
     if values["step_due_at"] is not None:
         note += f", hạn bước {when(values['step_due_at'])}"
-    return Effect(values=values, note=note, event={"assignee_id": assignee})
+    # The applicant sees that the dossier was assigned, officials to whom.
+    return Effect(values=values, note=note, internal_note=f"Cán bộ xử lý: {assignee}", event={"assignee_id": assignee})
 
 
 async def _complete_step(ctx, session, principal, d, cmd, terms, target, now) -> Effect:
@@ -151,6 +186,7 @@ async def _forward(ctx, session, principal, d, cmd, terms, target, now) -> Effec
     """Inter-agency (liên thông): a derived dossier at the other agency references this one."""
     step = terms.workflow[d.step_index]
     agency = await _agency(ctx, step.agency_code or cmd.agency_code)
+    await _no_open_forward(session, d)
     day = codes.day_key(now)
     code = codes.dossier_code(agency.code, day, await next_sequence(session, agency.code, day))
     due = ctx.calendar.step_due_at(now, step.budget_hours) or d.due_at
@@ -161,14 +197,26 @@ async def _forward(ctx, session, principal, d, cmd, terms, target, now) -> Effec
         accepted_at=now, due_at=due, original_due_at=due, processing_value=None,
         processing_unit=d.processing_unit, tracking_secret=codes.new_tracking_secret(), form_data=d.form_data,
         version=1, updated_at=now, queue_at=due or now, submitted_by=principal.account_id, step_index=len(terms.workflow),
-        supplement_count=0, paused_minutes=0, missing_items=[], reason="", parent_code=d.code)
+        supplement_count=0, paused_minutes=0, missing_items=[], reason="", parent_code=d.code,
+        parent_step=d.step_index)
     session.add(derived)
-    await append_log(session, dossier_code=code, at=now, actor_id=principal.account_id, actor_name=principal.name,
+    await append_to(session, derived, at=now, actor_id=principal.account_id, actor_name=principal.name,
                      actor_role=principal.roles[0] if principal.roles else RECEPTION, action="forwarded_in",
                      status_code=int(Status.ACCEPTED), first=True,
                      note=f"Nhận hồ sơ liên thông từ {d.agency_code}, hồ sơ gốc {d.code}, bước “{step.name}”")
     return Effect(note=f"Chuyển liên thông đến {agency.name or agency.code}: hồ sơ {code}, bước “{step.name}”",
                   derived_code=code, event={"reason": cmd.note.strip()})
+
+
+async def _no_open_forward(session, d: Dossier) -> None:
+    """A step is forwarded once: while its derived dossier is open, forwarding it again
+    would open a second one and count the work twice."""
+    open_code = await session.scalar(
+        select(Dossier.code).where(Dossier.parent_code == d.code, Dossier.parent_step == d.step_index,
+                                   Dossier.status_code.not_in(FINAL_CODES)).limit(1))
+    if open_code is not None:
+        raise Conflict(f"Bước này đã được chuyển liên thông (hồ sơ {open_code}) và đang được giải quyết.",
+                       fields={"action": f"already forwarded as {open_code}"})
 
 
 async def _request_fees(ctx, session, principal, d, cmd, terms, target, now) -> Effect:
@@ -197,7 +245,7 @@ async def _tell_parent(session, principal, d: Dossier, note: str, now) -> None:
     parent = await session.get(Dossier, d.parent_code)
     if parent is None:
         return
-    await append_log(session, dossier_code=parent.code, at=now, actor_id=principal.account_id,
+    await append_to(session, parent, at=now, actor_id=principal.account_id,
                      actor_name=principal.name, actor_role=principal.roles[0] if principal.roles else RECEPTION,
                      action="forward_result", status_code=parent.status_code, note=note)
 

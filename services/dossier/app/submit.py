@@ -12,7 +12,6 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from services.dossier.app.access import APPLICANT_KINDS
@@ -192,13 +191,6 @@ async def _replay(session, principal: Principal, cmd: SubmitCommand, fingerprint
     return await session.get(Dossier, row.response.decode())
 
 
-async def _key_used(connection, principal: Principal, cmd: SubmitCommand) -> bool:
-    keys = IdempotencyKey.__table__
-    found = await connection.scalar(select(keys.c.key).where(keys.c.principal_id == principal.account_id,
-                                                             keys.c.key == cmd.idempotency_key))
-    return found is not None
-
-
 CHANNEL_TEXT = {CHANNEL_ONLINE: "trực tuyến", CHANNEL_IN_PERSON: "trực tiếp", CHANNEL_POST: "qua bưu chính"}
 
 
@@ -259,25 +251,43 @@ def build_rows(f: Filing, code: str, attached=()) -> tuple[Dossier, list[tuple]]
 async def write_one(ctx, f: Filing, problems: dict[str, str]) -> Submitted:
     """One transaction. The agency's code counter is taken as late as possible and every
     row is then written in one statement (PostgreSQL), so the counter's row lock, which
-    serialises an agency's submissions of the day, is held for two round trips."""
-    async with ctx.sessions() as session, session.begin():
-        connection = await session.connection()  # Core statements: no ORM work on the hot path
-        if f.cmd.idempotency_key and await _key_used(connection, f.principal, f.cmd):
-            replay = await _replay(session, f.principal, f.cmd, f.fingerprint)
-            if replay is not None:
-                return Submitted(replay, True)
-        sequence = await next_sequence(connection, f.agency_code or "-", f.day)
-        code = codes.dossier_code(f.agency_code, f.day, sequence)
-        attached = []
-        if f.cmd.document_ids:
-            owner = f.applicant_id if f.role == APPLICANT else f.principal.applicant_id
-            attached, doc_problems = await _attach(session, owner, code, f.cmd.document_ids, f.terms)
-            problems = {**problems, **doc_problems}
-            if problems:
-                raise refuse(problems)  # rolls back the number and the attachments
-        dossier, rows = build_rows(f, code, attached)
-        await insert_rows(session, rows)
+    serialises an agency's submissions of the day, is held for two round trips. The
+    idempotency key goes in with the rows (ON CONFLICT DO NOTHING): a retry is told by that
+    insert finding the key taken, then rolled back and answered as the first time, so the
+    common case reads nothing first."""
+    try:
+        async with ctx.sessions() as session, session.begin():
+            connection = await session.connection()  # Core statements: no ORM work on the hot path
+            sequence = await next_sequence(connection, f.agency_code or "-", f.day)
+            code = codes.dossier_code(f.agency_code, f.day, sequence)
+            attached = []
+            if f.cmd.document_ids:
+                owner = f.applicant_id if f.role == APPLICANT else f.principal.applicant_id
+                attached, doc_problems = await _attach(session, owner, code, f.cmd.document_ids, f.terms)
+                problems = {**problems, **doc_problems}
+                if problems:
+                    raise refuse(problems)  # rolls back the number and the attachments
+            dossier, rows = build_rows(f, code, attached)
+            if await insert_rows(session, rows, guard=IdempotencyKey.__table__) < len(rows[-1][1]):
+                raise KeyTaken()  # rolls back the number and every row written
+    except KeyTaken:
+        replay = await replay_committed(ctx, f.principal, f.cmd, f.fingerprint)
+        if replay is None:
+            raise Conflict("Yêu cầu cùng Idempotency-Key đang được xử lý, vui lòng thử lại.",
+                           fields={"Idempotency-Key": "in use"}) from None
+        return replay
     return Submitted(dossier, False)
+
+
+class KeyTaken(Exception):
+    """The submission's idempotency key was used by an earlier one: replay it."""
+
+
+async def replay_committed(ctx, principal, cmd, fingerprint) -> Submitted | None:
+    """The first answer, read on the primary (the key's row has just been seen there)."""
+    async with ctx.sessions() as session:
+        dossier = await _replay(session, principal, cmd, fingerprint)
+    return Submitted(dossier, True) if dossier is not None else None
 
 
 def chained(previous: LogEntry | None, **values) -> LogEntry:

@@ -148,10 +148,6 @@ class WorkingCalendar:
 
     # --- instants -----------------------------------------------------------------
 
-    def in_office_hours(self, at: datetime) -> bool:
-        local = at.astimezone(self.tz)
-        return self.is_working_day(local.date()) and any(s <= local.time() < e for s, e in self.office_hours)
-
     def next_working_time(self, at: datetime, explanation: Explanation | None = None) -> datetime:
         """``at`` itself during office hours, else the start of the next office period."""
         local = at.astimezone(self.tz)
@@ -216,13 +212,24 @@ class WorkingCalendar:
 
     # --- the appointment date -----------------------------------------------------
 
-    def due_at(self, received: datetime, value: float | None, unit: str) -> tuple[datetime, Explanation]:
+    @property
+    def day_minutes(self) -> int:
+        """Office minutes in one working day (the unit a fraction of a working day takes)."""
+        return sum((datetime.combine(date.min, e) - datetime.combine(date.min, s)).seconds // 60
+                   for s, e in self.office_hours)
+
+    def due_at(self, received: datetime, value: float | None,
+               unit: str) -> tuple[datetime | None, Explanation]:
         """The appointment date (ngày hẹn trả) for a processing time of ``value`` ``unit``
         counted from ``received``: filings outside office hours count from the next
         working time; a same-day procedure received after 15:00 is due the next working
-        day; working hours are counted in office minutes (8 hours a working day)."""
+        day; working hours are counted in office minutes. A procedure whose processing
+        time the catalogue does not publish has no legal deadline: None, not "today"."""
         exp = Explanation()
-        value = float(value or 0)
+        if value is None:
+            exp.counted = "thủ tục không công bố thời hạn giải quyết, hồ sơ không có ngày hẹn trả theo quy định"
+            return None, exp
+        value = max(float(value), 0.0)
         start = self.next_working_time(received, exp)
         if start != received.astimezone(self.tz):
             exp.start_moved_from = received
@@ -234,20 +241,34 @@ class WorkingCalendar:
                 exp.skip(day, self.holiday_name(day))
                 day += timedelta(days=1)
             return self._at(day, self.close), exp
-        hours = value if unit == "working_hour" else value * HOURS_PER_DAY
-        if unit == "working_hour" or not float(value).is_integer():
-            exp.counted = f"{_num(hours)} giờ làm việc"
-            return self.add_working_minutes(start, hours * 60, exp), exp
-        days = int(value)
-        if days == 0:
-            exp.counted = "giải quyết trong ngày"
-            if start.time() >= self.same_day_cutoff:
-                exp.cutoff_applied = True
-                return self._at(self._step_day(start.date(), exp), self.close), exp
-            return self._at(start.date(), self.close), exp
-        exp.counted = f"{days} ngày làm việc"
-        due, _ = self.add_working_days(start, days, exp)
+        if unit == "working_hour":
+            exp.counted = f"{_num(value)} giờ làm việc"
+            return self.add_working_minutes(start, value * 60, exp), exp
+        # Working days: the whole days first (due at a day's close), then the fraction as
+        # that share of a working day's office time after it, so 1.5 days is never earlier
+        # than 1 day and a due date never moves earlier as the processing time grows.
+        days = math.floor(value)
+        fraction = value - days
+        if not fraction:
+            if days == 0:
+                exp.counted = "giải quyết trong ngày"
+                return self._same_day(start, exp), exp
+            exp.counted = f"{days} ngày làm việc"
+            return self.add_working_days(start, days, exp)[0], exp
+        exp.counted = f"{_num(value)} ngày làm việc"
+        whole, _ = self.add_working_days(start, days, exp)
+        due = self.add_working_minutes(whole, fraction * self.day_minutes, exp)
+        if days == 0:  # never earlier than a same-day procedure filed at the same moment
+            due = max(due, self._same_day(start, Explanation()))
         return due, exp
+
+    def _same_day(self, start: datetime, exp: Explanation) -> datetime:
+        """Due at today's close; received after the 15:00 cut-off ("sau 15 giờ"), at the
+        next working day's close (15:00:00 itself is not after 15 o'clock)."""
+        if start.time() > self.same_day_cutoff:
+            exp.cutoff_applied = True
+            return self._at(self._step_day(start.date(), exp), self.close)
+        return self._at(start.date(), self.close)
 
     def resume_after_pause(self, due: datetime, paused_from: datetime, resumed_at: datetime) -> tuple[datetime, Explanation]:
         """Decision 766: time waiting for the applicant's supplement does not count, so the
@@ -283,11 +304,3 @@ def deadline_flag(calendar: WorkingCalendar, due: datetime | None, now: datetime
     if calendar.working_minutes_between(now, due) <= soon_minutes:
         return DUE_SOON
     return ON_TRACK
-
-
-def finished_on_time(due: datetime | None, finished: datetime, supplement_requests: int) -> bool:
-    """Decision 766: on time when it ends on or before the appointment date; more than one
-    supplement request counts the dossier as late (the pause is already in ``due``)."""
-    if supplement_requests > 1:
-        return False
-    return due is None or finished <= due

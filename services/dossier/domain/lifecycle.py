@@ -45,8 +45,13 @@ STATUS_LABELS = {
 
 FINAL = frozenset({Status.REFUSED, Status.WITHDRAWN, Status.STOPPED, Status.RETURNED})
 OPEN = frozenset(Status) - FINAL
-# Statuses in which the appointment date runs (accepted, not yet decided).
-RUNNING = frozenset({Status.ACCEPTED, Status.PROCESSING, Status.SUPPLEMENT_REQUESTED, Status.FINANCIAL_OBLIGATION})
+# Statuses in which the appointment date's clock runs, so a dossier can be due soon or
+# overdue: accepted and not yet processed. Waiting for the applicant's supplement (5) is
+# not among them: that time is not counted (Decision 766), the clock is stopped. A
+# processed dossier (9) has met or missed its date already: it is never "overdue".
+RUNNING = frozenset({Status.ACCEPTED, Status.PROCESSING, Status.FINANCIAL_OBLIGATION})
+# Statuses in which an appointment date is held (the apology and extension may move it).
+DATED = RUNNING | {Status.SUPPLEMENT_REQUESTED}
 
 APPLICANT = "applicant"
 RECEPTION = "reception"
@@ -59,6 +64,12 @@ EVERYONE = OFFICIALS | {APPLICANT}
 
 # Intake channels as the national portal codes them.
 IN_PERSON, ONLINE, POST = 1, 2, 3
+
+WITHDRAWABLE = frozenset({Status.NEW, Status.ACCEPTED, Status.PROCESSING, Status.SUPPLEMENT_REQUESTED,
+                          Status.FINANCIAL_OBLIGATION})
+# The stage a supplement request belongs to: reception (before acceptance) or the
+# processing step the dossier is at.
+RECEPTION_STAGE = -1
 
 
 class Target:
@@ -130,13 +141,16 @@ TRANSITIONS: dict[str, Transition] = {
            ({S.PROCESSED}, {PROCESSING, RECEPTION})),
         _t("return_result", S.RETURNED, "Trả kết quả", "returned", ({S.PROCESSED}, {RECEPTION})),
         # The applicant's withdrawal, the agency's stop (form 05) and the late path (form 04).
+        # Withdrawal on the applicant's request: the domain rules set no status limit short
+        # of a decision, so it is open while fees are requested too. Reception records it
+        # for an applicant who filed at the counter or by post (with the reason).
         _t("withdraw", S.WITHDRAWN, "Công dân yêu cầu rút hồ sơ", "withdrawn",
-           ({S.NEW, S.ACCEPTED, S.PROCESSING, S.SUPPLEMENT_REQUESTED}, {APPLICANT})),
+           (WITHDRAWABLE, {APPLICANT, RECEPTION})),
         _t("stop", S.STOPPED, "Dừng xử lý hồ sơ", "stopped",
            ({S.ACCEPTED, S.PROCESSING, S.SUPPLEMENT_REQUESTED, S.FINANCIAL_OBLIGATION}, {APPROVAL}),
            needs_note=True),
         _t("extend", Target.SAME, "Xin lỗi và gia hạn thời gian giải quyết", "extended",
-           (RUNNING, {APPROVAL}), needs_note=True),
+           (DATED, {APPROVAL}), needs_note=True),
         # Exchanges that do not change the status.
         _t("message", Target.SAME, "Trao đổi", "message", (set(Status), EVERYONE), needs_note=True),
         _t("note", Target.SAME, "Ghi chú nội bộ", "", (set(Status), OFFICIALS), needs_note=True, internal=True),
@@ -187,6 +201,12 @@ class DossierState:
     step_inter_agency: tuple[bool, ...] = ()
     result_ready: bool = False
     channel: int = ONLINE
+    # The stage of the last supplement request (RECEPTION_STAGE or a step index), if any.
+    supplement_stage: int | None = None
+
+    @property
+    def stage(self) -> int:
+        return self.step_index if self.accepted else RECEPTION_STAGE
 
     @property
     def steps_left(self) -> int:
@@ -198,9 +218,20 @@ def decide(state: DossierState, action: str, role: str, *, actor_id: str = "") -
     a workflow step is completed by its own role (and by the assignee for processing
     steps), approval waits for every step (signing off the last one when it is the
     approval step), an inter-agency step is the one that forwards,
-    and a result returned for download needs the electronic result first."""
+    and a result returned for download needs the electronic result first.
+
+    One consolidated supplement request per stage (one-stop-shop.md, "Dossier lifecycle":
+    an incomplete dossier gets ONE written guidance, form 02, listing everything to
+    supplement; Decision 766 counts more than one request as late): reception asks once;
+    after acceptance, once per processing step. Reception withdraws only for a dossier
+    filed at the counter or by post (an online applicant withdraws it themselves)."""
     transition = transition_for(action, state.status, role)
-    if action == "complete_step":
+    if action == "request_supplement" and state.supplement_stage == state.stage:
+        raise IllegalTransition(action, state.status, "a supplement was already requested at this stage: "
+                                                      "one request must list everything missing")
+    elif action == "withdraw" and role == RECEPTION and state.channel not in (IN_PERSON, POST):
+        raise NotAllowed(action)
+    elif action == "complete_step":
         if not state.steps_left:
             raise IllegalTransition(action, state.status, "no workflow step left to complete")
         step_role = state.step_roles[state.step_index] or PROCESSING

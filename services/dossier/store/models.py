@@ -23,6 +23,11 @@ from services.platform.db import UtcDateTime
 from services.platform.events import outbox_table, processed_events_table
 
 
+# The partial indexes' predicate: a dossier not yet in a final status (refused, withdrawn,
+# stopped, returned). Queries must repeat it word for word, with literals (queries.OPEN).
+OPEN_STATUS = "status_code NOT IN (3, 7, 8, 10)"
+
+
 class Base(DeclarativeBase):
     pass
 
@@ -30,12 +35,14 @@ class Base(DeclarativeBase):
 class Dossier(Base):
     """One electronic dossier (hồ sơ điện tử).
 
-    Work queues are read by three composite indexes, designed for a million dossiers:
+    Work queues are read by four composite indexes, designed for a million dossiers:
     ``ix_dossiers_agency_queue`` (agency_code, status_code, queue_at, code) serves an
     agency's queue filtered by status; ``ix_dossiers_assignee_queue`` (assignee_id,
-    status_code, queue_at, code) serves "assigned to me"; the partial index
+    status_code, queue_at, code) serves "assigned to me" filtered by status; the partial index
     ``ix_dossiers_agency_open`` (agency_code, queue_at, code) WHERE the status is open
-    serves "everything open" without a sort. ``queue_at`` is the due time once the
+    serves "everything open" without a sort (on PostgreSQL it also carries due_at, so the
+    overdue count reads the index alone); ``ix_dossiers_assignee_open`` (assignee_id,
+    queue_at, code) WHERE open serves "assigned to me" the same way. ``queue_at`` is the due time once the
     dossier is accepted and the filing time before, so ordering by it puts overdue
     dossiers first and a new filing in line by when it came; the trailing ``code`` makes
     keyset pagination exact (each page starts after the (queue_at, code) last seen), so
@@ -84,14 +91,25 @@ class Dossier(Base):
     # Inter-agency (liên thông): a derived dossier names its original and is not counted
     # again in statistics.
     parent_code: Mapped[str | None] = mapped_column(String(60))
+    # The workflow step of the original that a derived dossier handles (one open at a time).
+    parent_step: Mapped[int | None] = mapped_column(Integer)
+    # The stage of the last supplement request: -1 reception, else the step index.
+    supplement_stage: Mapped[int | None] = mapped_column(Integer)
+    # The log's end (seq and hash of the latest entry), written with each append: a
+    # removed last entry shows as a chain ending short of it.
+    log_seq: Mapped[int | None] = mapped_column(Integer)
+    log_head: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (
         Index("ix_dossiers_applicant", "applicant_id", "submitted_at"),
         Index("ix_dossiers_agency_queue", "agency_code", "status_code", "queue_at", "code"),
         Index("ix_dossiers_assignee_queue", "assignee_id", "status_code", "queue_at", "code"),
         Index("ix_dossiers_agency_open", "agency_code", "queue_at", "code",
-              sqlite_where=text("status_code NOT IN (3, 7, 8, 10)"),
-              postgresql_where=text("status_code NOT IN (3, 7, 8, 10)")),
+              sqlite_where=text(OPEN_STATUS), postgresql_where=text(OPEN_STATUS),
+              postgresql_include=["due_at"]),
+        Index("ix_dossiers_assignee_open", "assignee_id", "queue_at", "code",
+              sqlite_where=text(OPEN_STATUS), postgresql_where=text(OPEN_STATUS),
+              postgresql_include=["agency_code", "due_at"]),
         Index("ix_dossiers_parent", "parent_code"),
     )
 

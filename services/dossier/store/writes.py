@@ -106,39 +106,58 @@ def log_content(entry: LogEntry) -> dict:
     }
 
 
-async def insert_rows(session: AsyncSession, batches: list[tuple]) -> None:
+async def insert_rows(session: AsyncSession, batches: list[tuple], *, guard=None) -> int:
     """Insert rows into several tables. On PostgreSQL in ONE statement (data-modifying
     CTEs), so a submission holding its agency's code counter does one round trip, not
     four, before it commits; elsewhere one statement per table. The statement is built
-    once per shape (tables and row counts) with bound parameters, so it compiles once."""
+    once per shape (tables and row counts) with bound parameters, so it compiles once.
+
+    ``guard`` (the idempotency records' table) is inserted ON CONFLICT DO NOTHING, and the
+    number of its rows actually inserted is returned: fewer than given means a key was
+    already used, and the caller rolls the whole transaction back and replays. So the
+    idempotency check costs no read of its own."""
     batches = [(table, rows) for table, rows in batches if rows]
+    if guard is not None:  # the guarded insert last: on PostgreSQL it is the main statement
+        batches = [b for b in batches if b[0] is not guard] + [b for b in batches if b[0] is guard]
+    guarded = batches[-1][1] if batches and batches[-1][0] is guard else None
     if session.bind.dialect.name != "postgresql":
+        inserted = 0
         for table, rows in batches:
-            await session.execute(insert(table), rows)
-        return
-    shape = tuple((table.name, len(rows), tuple(rows[0])) for table, rows in batches)
+            if rows is guarded:
+                stmt = sqlite.insert(table).values(rows).on_conflict_do_nothing()
+                inserted = len((await session.execute(stmt.returning(*table.primary_key.columns))).all())
+            else:
+                await session.execute(insert(table), rows)
+        return inserted
+    shape = (tuple((table.name, len(rows), tuple(rows[0])) for table, rows in batches), guarded is not None)
     connection = await session.connection()
     compiled = _STATEMENTS.get(shape)
     if compiled is None:  # SQLAlchemy does not cache multi-VALUES CTEs: compile once ourselves
-        compiled = _STATEMENTS[shape] = _multi_insert(batches).compile(dialect=connection.dialect)
+        compiled = _STATEMENTS[shape] = _multi_insert(batches, guarded is not None).compile(dialect=connection.dialect)
     params = {f"{table.name}_{i}_{key}": value for table, rows in batches
               for i, row in enumerate(rows) for key, value in row.items()}
     processors = compiled._bind_processors
     values = tuple(processors[name](params[name]) if name in processors else params[name]
                    for name in compiled.positiontup)
-    await connection.exec_driver_sql(compiled.string, values)
+    result = await connection.exec_driver_sql(compiled.string, values)
+    return len(result.all()) if guarded is not None else 0
 
 
 _STATEMENTS: dict[tuple, object] = {}
 
 
-def _multi_insert(batches: list[tuple]):
-    def values(table, rows):
-        return insert(table).values([{key: bindparam(f"{table.name}_{i}_{key}", type_=table.c[key].type)
-                                      for key in row} for i, row in enumerate(rows)])
+def _multi_insert(batches: list[tuple], guarded: bool = False):
+    def values(table, rows, dialect_insert=insert):
+        return dialect_insert(table).values([{key: bindparam(f"{table.name}_{i}_{key}", type_=table.c[key].type)
+                                              for key in row} for i, row in enumerate(rows)])
 
     *first, last = batches
-    stmt = values(*last)
+    if guarded:
+        table = last[0]
+        stmt = values(*last, dialect_insert=postgresql.insert).on_conflict_do_nothing() \
+            .returning(*table.primary_key.columns)
+    else:
+        stmt = values(*last)
     if first:
         stmt = stmt.add_cte(*(values(*batch).cte(f"w{i}") for i, batch in enumerate(first)))
     return stmt
