@@ -104,13 +104,14 @@ async def _supplement(ctx, session, principal, d, cmd, terms, target, now) -> Ef
     if d.accepted_at is None:
         effect.values["queue_at"] = now  # reception counts the processing time from the complete dossier
         return effect
-    if d.due_at is None:  # no appointment date to move
+    paused = ctx.calendar.working_minutes_between(paused_from, now)
+    effect.values["paused_minutes"] = (d.paused_minutes or 0) + paused
+    if d.step_due_at is not None:
+        effect.values["step_due_at"] = ctx.calendar.add_working_minutes(as_utc(d.step_due_at), paused)
+    if d.due_at is None:  # no appointment date to move (no legal deadline published)
         return effect
     due, explanation = ctx.calendar.resume_after_pause(as_utc(d.due_at), paused_from, now)
-    effect.values.update(due_at=due, queue_at=due, paused_minutes=(d.paused_minutes or 0) + explanation.paused_minutes)
-    if d.step_due_at is not None:
-        effect.values["step_due_at"] = ctx.calendar.add_working_minutes(as_utc(d.step_due_at),
-                                                                        explanation.paused_minutes)
+    effect.values.update(due_at=due, queue_at=due)
     _deadline_entry(effect, f"Hạn giải quyết mới {when(due)}: {explanation.text() or 'không có giờ làm việc chờ'}")
     effect.event["new_due_at"] = due
     return effect
