@@ -45,7 +45,9 @@ class NotificationSettings(BaseSettings):
     sms_per_second: float = 10.0
     worker_poll_seconds: float = 1.0
 
-    # Reminders to officials: how long before the due time "due soon" fires, how often to look.
+    # Reminders to officials: "due soon" fires this many clock hours before the dossier's due_at
+    # (as DossierStatusChanged carries it; the dossier service already computed it in working
+    # time, so this window is plain hours and may reach into a weekend); how often to look.
     reminder_due_soon_hours: float = 24.0
     reminder_interval_seconds: float = 60.0
 

@@ -21,10 +21,14 @@ def dossier_event(event_type="dossier.accepted", *, applicant="", code=CODE, due
 
 
 def account_event(account_id, *, change="registered", email="", phone="", name="Lê Văn Cường", kind="citizen",
-                  roles=(), agency_code="", locale="vi", occurred_at: datetime | None = None):
-    event = events_pb2.AccountChanged(account_id=account_id, kind=kind, change=change, email=email, phone=phone,
-                                      full_name=name, roles=list(roles), agency_code=agency_code, locale=locale,
-                                      email_verified=bool(email))
+                  roles=(), agency_code="", locale="vi", occurred_at: datetime | None = None,
+                  email_verified: bool | None = None, phone_verified: bool | None = None):
+    """Addresses count as verified unless told otherwise (email/SMS go to verified ones only)."""
+    event = events_pb2.AccountChanged(
+        account_id=account_id, kind=kind, change=change, email=email, phone=phone, full_name=name,
+        roles=list(roles), agency_code=agency_code, locale=locale,
+        email_verified=bool(email) if email_verified is None else email_verified,
+        phone_verified=bool(phone) if phone_verified is None else phone_verified)
     envelope = make_envelope(event_type=f"identity.account.{change}", producer="identity", subject=account_id,
                              payload=event)
     if occurred_at is not None:

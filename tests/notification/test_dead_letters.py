@@ -65,10 +65,10 @@ async def test_a_poison_message_is_dead_lettered_and_alerts_operators_without_bl
         await bus.publish("dossier.accepted", good.SerializeToString(), event_id=good.event_id)
 
         async def applicant_told():
-            return (await list_inbox(sessions, APPLICANT, unread_only=False, offset=0, limit=5))[1] == 1
+            return (await list_inbox(sessions, [APPLICANT], unread_only=False, offset=0, limit=5))[1] == 1
 
         async def operator_alerted():
-            return (await list_inbox(sessions, OPERATOR, unread_only=False, offset=0, limit=5))[1] == 1
+            return (await list_inbox(sessions, [OPERATOR], unread_only=False, offset=0, limit=5))[1] == 1
 
         await wait_for(applicant_told)
         await wait_for(operator_alerted)
@@ -77,7 +77,7 @@ async def test_a_poison_message_is_dead_lettered_and_alerts_operators_without_bl
         dead = await bus.js.get_last_msg(DEADLETTER_STREAM.name, f"deadletter.{DOSSIER_CONSUMER}")
         assert dead.data == b"\x0a\xffnot an envelope"
         assert dead.headers["X-Original-Subject"] == "dossier.accepted"
-        (alert,), _, _ = await list_inbox(sessions, OPERATOR, unread_only=False, offset=0, limit=5)
+        (alert,), _, _ = await list_inbox(sessions, [OPERATOR], unread_only=False, offset=0, limit=5)
         assert alert.event_type == "alert.dead_letter" and "dossier.accepted" in alert.body
         assert DEAD_LETTERS.labels(DOSSIER_CONSUMER)._value.get() == before + 1
     finally:

@@ -52,7 +52,7 @@ async def handle_dossier_event(sessions, envelope):
 
 
 async def inbox(sessions, account=APPLICANT, unread_only=False):
-    return await list_inbox(sessions, account, unread_only=unread_only, offset=0, limit=20)
+    return await list_inbox(sessions, [account], unread_only=unread_only, offset=0, limit=20)
 
 
 async def count_notices(sessions) -> int:
@@ -125,9 +125,9 @@ async def test_marking_someone_elses_notice_read_is_not_found(sessions):
     await handle_dossier_event(sessions, accepted(applicant=OTHER))
     (theirs,), _, _ = await inbox(sessions, OTHER)
     with pytest.raises(NotFound):
-        await mark_read(sessions, APPLICANT, theirs.id)
+        await mark_read(sessions, [APPLICANT], theirs.id)
     with pytest.raises(NotFound):
-        await mark_read(sessions, APPLICANT, str(uuid.uuid4()))
+        await mark_read(sessions, [APPLICANT], str(uuid.uuid4()))
     _, _, unread = await inbox(sessions, OTHER)
     assert unread == 1
 
@@ -135,7 +135,7 @@ async def test_marking_someone_elses_notice_read_is_not_found(sessions):
 async def test_marking_ones_own_notice_read_clears_it_from_unread(sessions):
     await handle_dossier_event(sessions, accepted())
     (mine,), _, _ = await inbox(sessions)
-    notice = await mark_read(sessions, APPLICANT, mine.id)
+    notice = await mark_read(sessions, [APPLICANT], mine.id)
     assert notice.read is True
     rows, total, unread = await inbox(sessions, unread_only=True)
     assert rows == [] and total == 0 and unread == 0
@@ -157,7 +157,7 @@ async def test_the_inbox_lists_the_newest_notice_first_and_pages(sessions):
         await asyncio.sleep(0.002)
     rows, total, unread = await inbox(sessions)
     assert [r.subject for r in rows] == codes[::-1] and total == unread == 3
-    page, total, _ = await list_inbox(sessions, APPLICANT, unread_only=False, offset=1, limit=1)
+    page, total, _ = await list_inbox(sessions, [APPLICANT], unread_only=False, offset=1, limit=1)
     assert [r.subject for r in page] == [codes[1]] and total == 3
 
 

@@ -108,7 +108,8 @@ def test_reminders_overdue_beats_due_soon_and_keys_carry_the_due_time():
 
 def test_legally_required_notices_reach_the_inbox_whatever_the_preferences():
     nothing = audience.Preferences(inbox=False, email=False, sms=False)
-    contact = audience.Contact(account_id="a", email="a@example.vn", phone="0901234567")
+    contact = audience.Contact(account_id="a", email="a@example.vn", phone="0901234567", email_verified=True,
+                               phone_verified=True)
     for kind in ("dossier.refused", "dossier.supplement_requested", "dossier.extended"):
         assert audience.channels_for(kind, nothing, contact) == ["inbox"]
     assert audience.channels_for("dossier.accepted", nothing, contact) == []
@@ -118,9 +119,25 @@ def test_legally_required_notices_reach_the_inbox_whatever_the_preferences():
 
 def test_channels_need_an_address_on_file_except_email_for_an_unknown_contact():
     prefs = audience.Preferences(inbox=True, email=True, sms=True)
-    no_phone = audience.Contact(account_id="a", email="a@example.vn")
+    no_phone = audience.Contact(account_id="a", email="a@example.vn", email_verified=True)
     assert audience.channels_for("dossier.accepted", prefs, no_phone) == ["inbox", "email"]
     assert audience.channels_for("dossier.accepted", prefs, None) == ["inbox", "email"]
     assert audience.locale_for(audience.Preferences(locale="en"), no_phone) == "en"
     assert audience.locale_for(audience.Preferences(), audience.Contact(account_id="a", locale="en")) == "en"
     assert audience.locale_for(audience.Preferences(), None) == "vi"
+
+
+def test_email_and_sms_go_only_to_verified_addresses_and_the_inbox_needs_none():
+    prefs = audience.Preferences(inbox=True, email=True, sms=True)
+    unverified = audience.Contact(account_id="a", email="a@example.vn", phone="0901234567")
+    assert audience.channels_for("dossier.accepted", prefs, unverified) == ["inbox"]
+    assert audience.channels_for("dossier.refused", audience.Preferences(inbox=False, email=True, sms=True),
+                                 unverified) == ["inbox"]
+    phone_only = audience.Contact(account_id="a", email="a@example.vn", phone="0901234567", phone_verified=True)
+    assert audience.channels_for("dossier.accepted", prefs, phone_only) == ["inbox", "sms"]
+
+
+def test_the_clock_rules_approval_closes_fees_do_not_pause_a_supplement_request_does():
+    assert "dossier.approved" in audience.CLOSING_EVENTS
+    assert "dossier.fees_requested" not in audience.PAUSING_EVENTS
+    assert audience.PAUSING_EVENTS == {"dossier.supplement_requested"}

@@ -97,7 +97,7 @@ async def test_preferences_choose_channels_and_legally_required_notices_still_re
     notifier = Notifier(sessions)
     await notifier.handle_dossier_event(dossier_event("dossier.accepted", applicant=APPLICANT))
     await notifier.handle_dossier_event(dossier_event("dossier.refused", applicant=APPLICANT, reason="Sai mẫu"))
-    rows, total, _ = await list_inbox(sessions, APPLICANT, unread_only=False, offset=0, limit=20)
+    rows, total, _ = await list_inbox(sessions, [APPLICANT], unread_only=False, offset=0, limit=20)
     assert [r.event_type for r in rows] == ["dossier.refused"]
     assert rows[0].template_ref == "vi/dossier.refused@v1#inbox" and "Lý do: Sai mẫu." in rows[0].body
     assert sorted((d.event_type, d.channel, d.destination_masked) for d in await deliveries(sessions)) == [
@@ -117,7 +117,7 @@ async def test_a_preference_locale_must_be_vi_or_en(sessions):
 async def test_an_english_speaker_gets_english_notices(sessions):
     await directory.handle_account_event(sessions, account_event(APPLICANT, email="an@example.vn", locale="en"))
     await Notifier(sessions).handle_dossier_event(dossier_event("dossier.accepted", applicant=APPLICANT))
-    (row,), _, _ = await list_inbox(sessions, APPLICANT, unread_only=False, offset=0, limit=20)
+    (row,), _, _ = await list_inbox(sessions, [APPLICANT], unread_only=False, offset=0, limit=20)
     assert row.title == "Dossier accepted" and row.template_ref == "en/dossier.accepted@v1#inbox"
 
 
@@ -237,7 +237,7 @@ async def test_reminders_fire_once_per_threshold_across_a_restart(sessions, url)
         assert await again.tick() == 0
     finally:
         await engine.dispose()
-    rows, _, _ = await list_inbox(sessions, processor, unread_only=False, offset=0, limit=20)
+    rows, _, _ = await list_inbox(sessions, [processor], unread_only=False, offset=0, limit=20)
     assert sorted(r.event_type for r in rows) == ["reminder.due_soon", "reminder.overdue"]
     assert all(r.subject == CODE for r in rows)
     assert await count(sessions, Notification, Notification.event_type.like("reminder.%")) == 2
@@ -256,9 +256,9 @@ async def test_an_assigned_dossier_reminds_its_assignee_and_a_closed_one_nobody(
     await notifier.handle_dossier_event(dossier_event("dossier.result_ready", code=closed, due=due))
     clock = Clock(due + timedelta(hours=1))
     assert await ReminderScheduler(sessions, TemplateRegistry(), due_soon=timedelta(hours=24), clock=clock).tick() == 1
-    mine, _, _ = await list_inbox(sessions, assignee, unread_only=False, offset=0, limit=20)
+    mine, _, _ = await list_inbox(sessions, [assignee], unread_only=False, offset=0, limit=20)
     assert sorted(r.event_type for r in mine) == ["dossier.assigned", "reminder.overdue"]
-    theirs, _, _ = await list_inbox(sessions, other, unread_only=False, offset=0, limit=20)
+    theirs, _, _ = await list_inbox(sessions, [other], unread_only=False, offset=0, limit=20)
     assert theirs == []
 
 
@@ -280,9 +280,9 @@ async def test_an_extension_moves_the_deadline_and_earns_new_reminders(sessions)
     assert await scheduler.tick() == 0
     clock.now = due + timedelta(days=5, minutes=1)
     assert await scheduler.tick() == 1
-    rows, _, _ = await list_inbox(sessions, processor, unread_only=False, offset=0, limit=20)
+    rows, _, _ = await list_inbox(sessions, [processor], unread_only=False, offset=0, limit=20)
     assert [r.event_type for r in rows] == ["reminder.overdue", "reminder.overdue"]
-    applicant_rows, _, _ = await list_inbox(sessions, APPLICANT, unread_only=False, offset=0, limit=20)
+    applicant_rows, _, _ = await list_inbox(sessions, [APPLICANT], unread_only=False, offset=0, limit=20)
     apology = next(r for r in applicant_rows if r.event_type == "dossier.extended")
     assert "15/09/2026" in apology.body and "Chờ xác minh" in apology.body
 
@@ -293,7 +293,7 @@ async def test_a_dead_letter_alerts_every_operator_once(sessions):
     notifier = Notifier(sessions)
     assert await notifier.alert_dead_letter("notification-inbox", "dossier.accepted", b"\x00bad", "boom") == 1
     assert await notifier.alert_dead_letter("notification-inbox", "dossier.accepted", b"\x00bad", "boom") == 0
-    (row,), _, _ = await list_inbox(sessions, operator, unread_only=False, offset=0, limit=20)
+    (row,), _, _ = await list_inbox(sessions, [operator], unread_only=False, offset=0, limit=20)
     assert row.event_type == "alert.dead_letter" and "deadletter.notification-inbox" in row.body
     assert await count(sessions, Contact) == 2
 
@@ -307,7 +307,7 @@ async def test_a_batch_is_one_transaction_that_skips_events_already_handled_and_
     resumed = dossier_event("dossier.supplemented", applicant=APPLICANT, due=utc(2026, 9, 12, 3))
     # A redelivery, two new events of the same dossier, and one of them twice in the batch.
     assert await notifier.handle_dossier_events([earlier, paused, resumed, paused]) == [False, True, True, False]
-    rows, total, _ = await list_inbox(sessions, APPLICANT, unread_only=False, offset=0, limit=20)
+    rows, total, _ = await list_inbox(sessions, [APPLICANT], unread_only=False, offset=0, limit=20)
     assert total == 3 and sorted(r.event_type for r in rows) == [
         "dossier.accepted", "dossier.supplement_requested", "dossier.supplemented"]
     assert await count(sessions, Delivery) == 3  # one email per notice, none twice
@@ -323,5 +323,5 @@ async def test_a_batch_with_a_wrong_payload_writes_nothing(sessions):
     wrong.type = "dossier.accepted"
     with pytest.raises(ValueError):
         await notifier.handle_dossier_events([good, wrong])
-    assert (await list_inbox(sessions, APPLICANT, unread_only=False, offset=0, limit=5))[1] == 0
+    assert (await list_inbox(sessions, [APPLICANT], unread_only=False, offset=0, limit=5))[1] == 0
     assert await notifier.handle_dossier_events([good]) == [True]  # not marked handled by the failed batch

@@ -26,6 +26,9 @@ MAX_PAGE = 100
 # query's own text, and bound parameters (NOT IN ($3, $4, ...)) would hide it from the
 # generic plan a prepared statement switches to after five runs.
 OPEN = Dossier.status_code.not_in([literal_column(str(c)) for c in FINAL_CODES])
+# Only a dossier whose clock runs can be due soon or overdue: not while it waits for the
+# applicant's supplement, nor once processed. Literals, like OPEN, so a generic plan keeps the index.
+CLOCK_RUNS = Dossier.status_code.in_([literal_column(str(int(s))) for s in sorted(RUNNING)])
 
 
 def _page(limit: int) -> int:
@@ -114,10 +117,11 @@ async def work_queue(ctx: DossierContext, principal: Principal, *, status_code: 
     where.append(Dossier.status_code == status_code if status_code else OPEN)
     now = utcnow()
     if overdue_only:
-        where.append(and_(Dossier.due_at.is_not(None), Dossier.queue_at < now))
+        where.append(and_(Dossier.due_at.is_not(None), Dossier.queue_at < now, CLOCK_RUNS))
     elif due_soon_only:
         soon = ctx.calendar.add_working_minutes(now, ctx.settings.due_soon_hours * 60)
-        where.append(and_(Dossier.due_at.is_not(None), Dossier.queue_at >= now, Dossier.queue_at <= soon))
+        where.append(and_(Dossier.due_at.is_not(None), Dossier.queue_at >= now, Dossier.queue_at <= soon,
+                          CLOCK_RUNS))
     total_where = list(where)
     after = decode_token(token)
     if after is not None:

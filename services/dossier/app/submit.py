@@ -243,6 +243,8 @@ def build_rows(f: Filing, code: str, attached=()) -> tuple[Dossier, list[tuple]]
     idempotency = [{"principal_id": principal.account_id, "key": f.cmd.idempotency_key, "operation": "submit",
                     "request_hash": f.fingerprint, "response": code.encode(), "created_at": now}] \
         if f.cmd.idempotency_key else []
+    # The log's end, recorded on the row, so deleting the last entries shows (verify_chain).
+    dossier.log_seq, dossier.log_head = entries[-1].seq, entries[-1].hash
     return dossier, [(Dossier.__table__, [_columns(dossier)]),
                      (LogEntry.__table__, [_columns(e, skip=("id",)) for e in entries]),
                      (outbox, [event_row]), (IdempotencyKey.__table__, idempotency)]

@@ -13,10 +13,12 @@ from services.notification.domain.context import sample_context
 from services.notification.domain.masking import mask_email, mask_phone
 from services.notification.domain.templates import TemplateRegistry, UnknownTemplate
 from services.notification.store.models import Notification
-from services.platform.errors import InvalidInput, PermissionDenied, Unauthenticated
+from services.platform.errors import InvalidInput, PermissionDenied
 from services.platform.grpc_server import current_principal
 
 PREVIEW_ROLES = ("city_admin", "operator")
+# The only caller allowed to send one-time codes: the identity service, which generates them.
+CODE_SENDER = "identity"
 
 
 def to_proto(n: Notification) -> notification_pb2.Notification:
@@ -32,7 +34,15 @@ def preferences_proto(prefs: audience.Preferences, contact: audience.Contact | N
         email_masked=mask_email(contact.email) if contact and contact.email else "",
         email_verified=bool(contact and contact.email_verified),
         phone_masked=mask_phone(contact.phone) if contact and contact.phone else "",
-        phone_verified=bool(contact and contact.phone_verified))
+        phone_verified=bool(contact and contact.phone_verified),
+        always_in_inbox=sorted(audience.LEGALLY_REQUIRED))
+
+
+def inbox_owners(principal) -> list[str]:
+    """Whose inbox the caller reads: their own and, for a representative, the represented
+    body's (notices of a dossier filed for a business go to the business; the gateway signs
+    ``acting_for`` only after identity has confirmed the link)."""
+    return list(dict.fromkeys(a for a in (principal.account_id, principal.acting_for) if a))
 
 
 class NotificationServicer(notification_pb2_grpc.NotificationServiceServicer):
@@ -48,7 +58,7 @@ class NotificationServicer(notification_pb2_grpc.NotificationServiceServicer):
         if token and not token.isdigit():
             raise InvalidInput("Mã trang không hợp lệ.", fields={"page_token": "Không hợp lệ."})
         offset = int(token or 0)
-        rows, total, unread = await inbox.list_inbox(self._reads, principal.account_id,
+        rows, total, unread = await inbox.list_inbox(self._reads, inbox_owners(principal),
                                                      unread_only=request.unread_only, offset=offset,
                                                      limit=request.page.page_size)
         nxt = offset + len(rows)
@@ -58,7 +68,7 @@ class NotificationServicer(notification_pb2_grpc.NotificationServiceServicer):
         )
 
     async def MarkNotificationRead(self, request, context):
-        n = await inbox.mark_read(self._sessions, current_principal().account_id, request.id)
+        n = await inbox.mark_read(self._sessions, inbox_owners(current_principal()), request.id)
         return notification_pb2.MarkNotificationReadResponse(notification=to_proto(n))
 
     async def GetNotificationPreferences(self, request, context):
@@ -97,12 +107,10 @@ class NotificationServicer(notification_pb2_grpc.NotificationServiceServicer):
                                                         body=rendered.body)
 
     async def SendOneTimeCode(self, request, context):
-        try:
-            principal = current_principal()
-        except Unauthenticated:
-            principal = None
-        # Called by the identity service (no end-user principal); never on a person's behalf.
-        if principal is not None and principal.kind != "service":
+        # Only the identity service, as itself (a signed service principal), may send codes:
+        # otherwise anyone reaching this port could send SMS and email under our brand name.
+        principal = current_principal()  # Unauthenticated without a valid signed principal
+        if principal.kind != "service" or principal.account_id != CODE_SENDER:
             raise PermissionDenied("Không được phép gửi mã xác thực.")
         delivery = await send_one_time_code(
             self._sessions, self._templates, self._worker, account_id=request.account_id, channel=request.channel,

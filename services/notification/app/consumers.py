@@ -73,17 +73,18 @@ async def track_deadline(session: AsyncSession, kind: str, event: events_pb2.Dos
 
 def track_deadlines(conn: Connection, changes: list[tuple[str, events_pb2.DossierStatusChanged, datetime]]) -> None:
     """Keep each dossier's due time for the reminder scheduler, in event order; a late older
-    event changes nothing. One read and at most one insert and one update for them all."""
+    event changes nothing; a new due time starts its reminders afresh. One read and at most
+    one insert and one update for them all."""
     if not changes:
         return
     t = DossierDeadline.__table__
     codes = list(dict.fromkeys(event.dossier_code for _, event, _ in changes))
     known: dict[str, dict] = {}
     for start in range(0, len(codes), 500):
-        rows = conn.execute(select(t.c.dossier_code, t.c.event_at, t.c.assignee_id)
+        rows = conn.execute(select(t.c.dossier_code, t.c.event_at, t.c.assignee_id, t.c.due_at, t.c.reminded)
                             .where(t.c.dossier_code.in_(codes[start:start + 500])))
-        known.update({row.dossier_code: {"event_at": row.event_at, "assignee_id": row.assignee_id}
-                      for row in rows})
+        known.update({row.dossier_code: {"event_at": row.event_at, "assignee_id": row.assignee_id,
+                                         "due_at": row.due_at, "reminded": row.reminded} for row in rows})
     existed = set(known)
     changed: dict[str, dict] = {}
     for kind, event, occurred in changes:
@@ -91,11 +92,12 @@ def track_deadlines(conn: Connection, changes: list[tuple[str, events_pb2.Dossie
         if row is not None and row["event_at"] > occurred:
             continue
         due = _time(event, "new_due_at") if kind == "dossier.extended" else None
+        due = None if kind in audience.PAUSING_EVENTS else (due or _time(event, "due_at"))
         values = {
             "agency_code": event.agency_code, "procedure_name": event.procedure_name,
             "assignee_id": field_value(event, "assignee_id") or (row["assignee_id"] if row else ""),
-            "due_at": None if kind in audience.PAUSING_EVENTS else (due or _time(event, "due_at")),
-            "open": kind not in audience.CLOSING_EVENTS, "event_at": occurred,
+            "due_at": due, "open": kind not in audience.CLOSING_EVENTS, "event_at": occurred,
+            "reminded": row["reminded"] if row is not None and row["due_at"] == due else "",
         }
         known[event.dossier_code] = changed[event.dossier_code] = values
     inserts = [{"dossier_code": code, **v} for code, v in changed.items() if code not in existed]

@@ -147,12 +147,18 @@ class DeliveryWorker:
             destination, masked = row.destination, row.destination_masked
             outcome, error = None, ""
             if not destination:
+                # Looked up now (the contact was not known when the notice was made): only a
+                # verified address is written to, as audience.channels_for says.
                 contact = contacts.get(row.account_id)
                 address = "" if contact is None else (contact.email if channel == "email" else contact.phone)
-                if address:
+                verified = contact is not None and (contact.email_verified if channel == "email"
+                                                    else contact.phone_verified)
+                if address and verified:
                     destination, masked = address, mask(channel, address)
                 elif contact is None:
                     outcome, error = Outcome.TEMPORARY, "contact not known yet"
+                elif address:
+                    outcome, error = Outcome.PERMANENT, f"{channel} address not verified"
                 else:
                     outcome, error = Outcome.PERMANENT, f"no {channel} address on file"
             changes.append({"b_id": row.id, "state": State.SENDING.value, "attempts": attempts,

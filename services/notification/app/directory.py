@@ -18,7 +18,8 @@ from services.platform.events import first_delivery, utcnow
 CONTACTS_CONSUMER = "notification-contacts"
 
 
-def as_contact(row: Contact | None) -> audience.Contact | None:
+def as_contact(row) -> audience.Contact | None:
+    """The domain's view of a contact row (an ORM object or a column row alike)."""
     if row is None:
         return None
     return audience.Contact(account_id=row.account_id, name=row.name, email=row.email, phone=row.phone,
@@ -64,12 +65,7 @@ _CONTACT_COLUMNS = (Contact.account_id, Contact.name, Contact.email, Contact.pho
 async def contact_of(session: AsyncSession, account_id: str) -> audience.Contact | None:
     # Column queries, not ORM loads: this runs for every recipient of every event.
     row = (await session.execute(select(*_CONTACT_COLUMNS).where(Contact.account_id == account_id))).first()
-    if row is None:
-        return None
-    return audience.Contact(account_id=row.account_id, name=row.name, email=row.email, phone=row.phone,
-                            email_verified=row.email_verified, phone_verified=row.phone_verified,
-                            locale=row.locale, kind=row.kind, agency_code=row.agency_code,
-                            roles=tuple(row.roles.split()))
+    return as_contact(row)
 
 
 def load_contacts(conn: Connection, account_ids: list[str]) -> dict[str, audience.Contact]:
@@ -78,10 +74,7 @@ def load_contacts(conn: Connection, account_ids: list[str]) -> dict[str, audienc
     for start in range(0, len(account_ids), 500):
         rows = conn.execute(select(*_CONTACT_COLUMNS).where(Contact.account_id.in_(account_ids[start:start + 500])))
         for row in rows:
-            found[row.account_id] = audience.Contact(
-                account_id=row.account_id, name=row.name, email=row.email, phone=row.phone,
-                email_verified=row.email_verified, phone_verified=row.phone_verified, locale=row.locale,
-                kind=row.kind, agency_code=row.agency_code, roles=tuple(row.roles.split()))
+            found[row.account_id] = as_contact(row)
     return found
 
 

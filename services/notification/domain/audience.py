@@ -17,13 +17,15 @@ APPLICANT_EVENTS = frozenset({
 })
 ASSIGNEE_EVENTS = frozenset({"dossier.assigned"})
 LEGALLY_REQUIRED = frozenset({"dossier.refused", "dossier.supplement_requested", "dossier.extended"})
-# Dossier events after which no deadline runs (nothing more to remind anyone of).
 # Reach the inbox whatever the preferences say: the law's notices and operator alerts.
 ALWAYS_INBOX = LEGALLY_REQUIRED | {"alert.dead_letter"}
-CLOSING_EVENTS = frozenset({"dossier.refused", "dossier.returned", "dossier.withdrawn", "dossier.stopped",
-                            "dossier.result_ready", "dossier.redirected"})
-# The deadline waits for the applicant (a supplement request pauses it).
-PAUSING_EVENTS = frozenset({"dossier.supplement_requested", "dossier.fees_requested"})
+# Dossier events after which no deadline runs (nothing more to remind anyone of): once
+# approved, the processing is done and what remains is handing over the result.
+CLOSING_EVENTS = frozenset({"dossier.refused", "dossier.approved", "dossier.returned", "dossier.withdrawn",
+                            "dossier.stopped", "dossier.result_ready", "dossier.redirected"})
+# The dossier clock stops only while the applicant supplements (status 5); it keeps running
+# while fees are awaited, so a fees request does not pause reminders.
+PAUSING_EVENTS = frozenset({"dossier.supplement_requested"})
 CHANNELS = ("inbox", "email", "sms")
 LOCALES = ("vi", "en")
 
@@ -53,14 +55,16 @@ class Contact:
 
 
 def channels_for(event_type: str, prefs: Preferences, contact: Contact | None) -> list[str]:
-    """The channels one notice goes on. An unknown contact (identity's event not here yet)
-    still gets email if chosen: the address is looked up when sending."""
+    """The channels one notice goes on. Email and SMS go only to a verified address (an
+    unverified one may be a typo or somebody else's); the inbox needs none. An unknown
+    contact (identity's event not here yet) still gets email if chosen: the address, and
+    whether it is verified, is looked up when sending."""
     chosen = []
     if prefs.inbox or event_type in ALWAYS_INBOX:
         chosen.append("inbox")
-    if prefs.email and (contact is None or contact.email):
+    if prefs.email and (contact is None or (contact.email and contact.email_verified)):
         chosen.append("email")
-    if prefs.sms and contact is not None and contact.phone:
+    if prefs.sms and contact is not None and contact.phone and contact.phone_verified:
         chosen.append("sms")
     return chosen
 

@@ -120,8 +120,11 @@ class DossierDeadline(Base):
     due_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     open: Mapped[bool] = mapped_column(Boolean, default=True)
     event_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # The last reminder fired for this due time: "", due_soon or overdue (reset when the due
+    # time moves). The scheduler reads only deadlines whose next threshold has passed.
+    reminded: Mapped[str] = mapped_column(String(20), default="")
 
-    __table_args__ = (Index("ix_deadlines_due", "open", "due_at"),)
+    __table_args__ = (Index("ix_deadlines_next_reminder", "open", "reminded", "due_at"),)
 
 
 class FiredReminder(Base):
