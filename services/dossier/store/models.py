@@ -106,10 +106,10 @@ class Dossier(Base):
         Index("ix_dossiers_assignee_queue", "assignee_id", "status_code", "queue_at", "code"),
         Index("ix_dossiers_agency_open", "agency_code", "queue_at", "code",
               sqlite_where=text(OPEN_STATUS), postgresql_where=text(OPEN_STATUS),
-              postgresql_include=["due_at"]),
+              postgresql_include=["status_code", "due_at"]),
         Index("ix_dossiers_assignee_open", "assignee_id", "queue_at", "code",
               sqlite_where=text(OPEN_STATUS), postgresql_where=text(OPEN_STATUS),
-              postgresql_include=["agency_code", "due_at"]),
+              postgresql_include=["agency_code", "status_code", "due_at"]),
         Index("ix_dossiers_parent", "parent_code"),
     )
 

@@ -22,10 +22,10 @@ def upgrade() -> None:
         # INCLUDE (PostgreSQL only) lets the overdue count and "assigned to me" counts be
         # answered from the index without reading the table.
         batch.create_index('ix_dossiers_agency_open', ['agency_code', 'queue_at', 'code'],
-                           sqlite_where=OPEN, postgresql_where=OPEN, postgresql_include=['due_at'])
+                           sqlite_where=OPEN, postgresql_where=OPEN, postgresql_include=['status_code', 'due_at'])
         batch.create_index('ix_dossiers_assignee_open', ['assignee_id', 'queue_at', 'code'],
                            sqlite_where=OPEN, postgresql_where=OPEN,
-                           postgresql_include=['agency_code', 'due_at'])
+                           postgresql_include=['agency_code', 'status_code', 'due_at'])
 
 
 def downgrade() -> None:
