@@ -47,7 +47,8 @@ def _preferences(p: notification_pb2.NotificationPreferences) -> dict:
     return {"inbox": p.inbox, "email": p.email, "sms": p.sms, "locale": p.locale,
             "email_masked": p.email_masked, "email_verified": p.email_verified,
             "phone_masked": p.phone_masked, "phone_verified": p.phone_verified,
-            "always_in_inbox": ["dossier.refused", "dossier.supplement_requested", "dossier.extended"]}
+            # The notification service says which notices ignore these choices (one list, its own).
+            "always_in_inbox": list(p.always_in_inbox)}
 
 
 @router.get("/me/notification-preferences", summary="Kênh nhận thông báo của tôi")

@@ -4,6 +4,7 @@ real SMTP server, SMS to a local brand-name gateway, the admin template preview,
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from datetime import UTC, datetime
 
@@ -11,6 +12,7 @@ import httpx
 import pytest
 
 from services.platform.embedded import EmbeddedSystem, free_port
+from services.platform.principal import METADATA_KEY, Principal, encode_principal
 from tests.e2e.portal import Portal
 from tests.notification.helpers import dossier_event, publish
 from tests.servers.sms import SmsGateway
@@ -42,6 +44,20 @@ def wait(predicate, timeout=20.0):
         time.sleep(0.1)
 
 
+def confirm_contact(portal: Portal, auth: dict, channel: str, read_code) -> None:
+    """Confirm the phone or email with the one-time code that really arrives on it."""
+    reply = portal.http.post(f"/api/v1/auth/verify/{channel}", headers=auth)
+    assert reply.status_code == 202, reply.text
+    codes: list[str] = []
+    wait(lambda: codes.extend(read_code()) or codes)
+    reply = portal.http.post(f"/api/v1/auth/verify/{channel}/confirm", headers=auth, json={"code": codes[-1]})
+    assert reply.status_code == 200, reply.text
+
+
+def codes_in(texts) -> list[str]:
+    return [m.group(1) for text in texts for m in [re.search(r"(?:là|la):? (\w{4,12})", text)] if m]
+
+
 def test_a_citizen_chooses_email_and_sms_and_hears_on_every_channel(channels_system):
     system, smtp, sms, metrics_port = channels_system
     portal = Portal(system.gateway_url)
@@ -54,11 +70,23 @@ def test_a_citizen_chooses_email_and_sms_and_hears_on_every_channel(channels_sys
         return prefs["email_masked"] != ""
 
     wait(contact_known)  # identity's event reached the contact directory
+    # Email and SMS go only to confirmed addresses: the citizen confirms both, as in the portal.
+    confirm_contact(portal, auth, "email", lambda: codes_in(
+        m.get_content() for m in smtp.received() if m["To"] == f"{citizen['username']}@example.vn"))
+    confirm_contact(portal, auth, "phone", lambda: codes_in(
+        r["message"] for r in sms.received() if r["phone"] == "0901234567"))
+
+    def contact_verified():
+        prefs = portal.http.get("/api/v1/me/notification-preferences", headers=auth).json()
+        return prefs["email_verified"] and prefs["phone_verified"]
+
+    wait(contact_verified)  # identity's "verified" event reached the contact directory
     reply = portal.http.put("/api/v1/me/notification-preferences", headers=auth,
                             json={"inbox": True, "email": True, "sms": True, "locale": "vi"})
     assert reply.status_code == 200, reply.text
     prefs = reply.json()
     assert (prefs["email"], prefs["sms"], prefs["phone_masked"]) == (True, True, "09*****567")
+    assert prefs["always_in_inbox"] == ["dossier.extended", "dossier.refused", "dossier.supplement_requested"]
     assert prefs["email_masked"] == f"{citizen['username'][0]}***@example.vn"
 
     # The dossier service's event, as its outbox relay publishes it.
@@ -74,6 +102,7 @@ def test_a_citizen_chooses_email_and_sms_and_hears_on_every_channel(channels_sys
     assert mail["To"] == f"{citizen['username']}@example.vn" and mail["Subject"] == "Hồ sơ đã được tiếp nhận"
     assert "Ngô Thị Mai" in mail.get_content() and "Ngày hẹn trả kết quả: 10/12/2026" in mail.get_content()
     (text,) = [r for r in sms.received() if code in r["message"]]
+    assert mail["Message-ID"]  # stable per notice: a re-send after a crash carries the same one
     assert text["phone"] == "0901234567" and text["message"].isascii()
 
     def delivered_metric():
@@ -121,19 +150,47 @@ def test_a_one_time_code_over_grpc_is_delivered_at_once_and_masked(channels_syst
     from motcua.v1 import notification_pb2, notification_pb2_grpc
 
     system, _, sms, _ = channels_system
+    identity = identity_metadata(system)
     with grpc.insecure_channel(system.addr("notification")) as channel:
         stub = notification_pb2_grpc.NotificationServiceStub(channel)
         request = notification_pb2.SendOneTimeCodeRequest(
             account_id="3f1d2c4b-0000-4000-8000-000000000001", channel="sms", destination="0912345678",
             code="731904", purpose="verify_phone", idempotency_key="verify-1", expires_in_seconds=300)
-        reply = stub.SendOneTimeCode(request, timeout=10)
-        again = stub.SendOneTimeCode(request, timeout=10)
+        reply = stub.SendOneTimeCode(request, timeout=10, metadata=identity)
+        again = stub.SendOneTimeCode(request, timeout=10, metadata=identity)
         with pytest.raises(grpc.RpcError) as err:
             stub.SendOneTimeCode(notification_pb2.SendOneTimeCodeRequest(
-                account_id="a", channel="fax", destination="x", code="1"), timeout=10)
+                account_id="a", channel="fax", destination="x", code="1"), timeout=10, metadata=identity)
     assert (reply.state, reply.destination_masked) == ("delivered", "09*****678")
     assert again.delivery_id == reply.delivery_id
     assert [r for r in sms.received() if "731904" in r["message"]] == [
         {"brandname": "MOTCUA", "phone": "0912345678", "message": next(
             r["message"] for r in sms.received() if "731904" in r["message"]), "request_id": reply.delivery_id}]
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def identity_metadata(system, principal=Principal(account_id="identity", kind="service", name="identity")):
+    """How the identity service calls: its service principal signed with the internal secret."""
+    return ((METADATA_KEY, encode_principal(principal, system.env()["MOTCUA_INTERNAL_TOKEN_SECRET"])),)
+
+
+def test_a_one_time_code_is_refused_without_the_identity_services_principal(channels_system):
+    import grpc
+
+    from motcua.v1 import notification_pb2, notification_pb2_grpc
+
+    system, _, sms, _ = channels_system
+    person = Principal(account_id="3f1d2c4b-0000-4000-8000-000000000002", kind="citizen", name="Ngô Thị Mai")
+    request = notification_pb2.SendOneTimeCodeRequest(
+        account_id=person.account_id, channel="sms", destination="0912345679", code="550011",
+        purpose="verify_phone", idempotency_key="verify-refused", expires_in_seconds=300)
+    with grpc.insecure_channel(system.addr("notification")) as channel:
+        stub = notification_pb2_grpc.NotificationServiceStub(channel)
+        with pytest.raises(grpc.RpcError) as anonymous:
+            stub.SendOneTimeCode(request, timeout=10)
+        with pytest.raises(grpc.RpcError) as citizen:
+            stub.SendOneTimeCode(request, timeout=10, metadata=identity_metadata(system, person))
+    assert anonymous.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert citizen.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    time.sleep(0.5)
+    assert [r for r in sms.received() if "550011" in r["message"]] == []

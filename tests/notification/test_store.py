@@ -14,14 +14,14 @@ from motcua.v1 import events_pb2, notification_pb2
 from services.notification.app import directory
 from services.notification.app.consumers import Notifier
 from services.notification.app.deliveries import DeliveryWorker
-from services.notification.app.inbox import list_inbox
+from services.notification.app.inbox import list_inbox, mark_read
 from services.notification.app.reminders import ReminderScheduler
 from services.notification.channels.email_smtp import SmtpChannel
 from services.notification.domain.delivery import Backoff
 from services.notification.domain.templates import TemplateRegistry
 from services.notification.store.models import Contact, Delivery, DossierDeadline, FiredReminder, Notification, outbox
 from services.platform.db import make_engine, session_factory
-from services.platform.errors import InvalidInput
+from services.platform.errors import InvalidInput, NotFound
 from services.platform.events import utcnow
 from tests.notification.helpers import AGENCY, CODE, account_event, dossier_event, utc
 from tests.servers.smtp import SmtpServer
@@ -325,3 +325,112 @@ async def test_a_batch_with_a_wrong_payload_writes_nothing(sessions):
         await notifier.handle_dossier_events([good, wrong])
     assert (await list_inbox(sessions, [APPLICANT], unread_only=False, offset=0, limit=5))[1] == 0
     assert await notifier.handle_dossier_events([good]) == [True]  # not marked handled by the failed batch
+
+
+async def test_email_and_sms_go_only_to_verified_addresses_the_inbox_always(sessions):
+    await directory.handle_account_event(sessions, account_event(
+        APPLICANT, email="an@example.vn", phone="0901234123", email_verified=False, phone_verified=False))
+    await directory.update_preferences(sessions, APPLICANT, inbox=True, email=True, sms=True, locale="")
+    notifier = Notifier(sessions)
+    await notifier.handle_dossier_event(dossier_event("dossier.accepted", applicant=APPLICANT))
+    assert await deliveries(sessions) == []
+    assert await count(sessions, Notification) == 1
+    # Once identity says the phone is confirmed, SMS follows (the email is still unconfirmed).
+    await directory.handle_account_event(sessions, account_event(
+        APPLICANT, change="verified", email="an@example.vn", phone="0901234123", email_verified=False,
+        phone_verified=True))
+    await notifier.handle_dossier_event(dossier_event("dossier.refused", applicant=APPLICANT, reason="Sai mẫu"))
+    assert [(d.event_type, d.channel) for d in await deliveries(sessions)] == [("dossier.refused", "sms")]
+
+
+async def test_a_contact_learnt_later_with_an_unverified_address_gets_no_email(sessions):
+    await Notifier(sessions).handle_dossier_event(dossier_event("dossier.accepted", applicant=APPLICANT))
+    await directory.handle_account_event(sessions, account_event(APPLICANT, email="an@example.vn",
+                                                                 email_verified=False))
+    with SmtpServer() as smtp:
+        worker = DeliveryWorker(sessions, {"email": SmtpChannel(host="127.0.0.1", port=smtp.port, sender="a@b.vn")},
+                                backoff=Backoff(first=5), rates={"email": 100})
+        await worker.process_due()
+        assert smtp.received() == []
+    (d,) = await deliveries(sessions)
+    assert d.state == "permanent_failure" and d.last_error == "email address not verified" and d.destination == ""
+
+
+async def test_a_representative_reads_the_represented_businesss_inbox(sessions):
+    business, person, stranger = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
+    notifier = Notifier(sessions)
+    await notifier.handle_dossier_event(dossier_event("dossier.accepted", applicant=business))
+    await notifier.handle_dossier_event(dossier_event("dossier.accepted", applicant=person,
+                                                      code=f"{AGENCY}-260903-0777"))
+    rows, total, unread = await list_inbox(sessions, [person, business], unread_only=False, offset=0, limit=20)
+    assert (total, unread) == (2, 2) and {r.account_id for r in rows} == {person, business}
+    business_notice = next(r for r in rows if r.account_id == business)
+    with pytest.raises(NotFound):
+        await mark_read(sessions, [stranger], business_notice.id)
+    assert (await mark_read(sessions, [person, business], business_notice.id)).read is True
+    assert (await list_inbox(sessions, [person], unread_only=False, offset=0, limit=20))[1] == 1
+
+
+async def test_an_approved_dossier_earns_no_overdue_reminder(sessions):
+    await _official(sessions)
+    due = utc(2026, 9, 10, 3)
+    notifier = Notifier(sessions)
+    await notifier.handle_dossier_event(dossier_event("dossier.accepted", applicant=APPLICANT, due=due))
+    await notifier.handle_dossier_event(dossier_event("dossier.approved", applicant=APPLICANT, due=due))
+    clock = Clock(due + timedelta(hours=1))
+    assert await ReminderScheduler(sessions, TemplateRegistry(), due_soon=timedelta(hours=24), clock=clock).tick() == 0
+    assert await count(sessions, FiredReminder) == 0
+
+
+async def test_awaiting_fees_keeps_the_clock_running_a_supplement_request_stops_it(sessions):
+    await _official(sessions)
+    due = utc(2026, 9, 10, 3)
+    notifier = Notifier(sessions)
+    paying, supplementing = f"{AGENCY}-260903-0201", f"{AGENCY}-260903-0202"
+    for code in (paying, supplementing):
+        await notifier.handle_dossier_event(dossier_event("dossier.accepted", applicant=APPLICANT, code=code, due=due))
+    await notifier.handle_dossier_event(dossier_event("dossier.fees_requested", applicant=APPLICANT, code=paying,
+                                                      due=due))
+    await notifier.handle_dossier_event(dossier_event("dossier.supplement_requested", applicant=APPLICANT,
+                                                      code=supplementing, due=due))
+    clock = Clock(due + timedelta(hours=1))
+    assert await ReminderScheduler(sessions, TemplateRegistry(), due_soon=timedelta(hours=24), clock=clock).tick() == 1
+    async with sessions() as s:
+        assert list(await s.scalars(select(FiredReminder.dossier_code))) == [paying]
+
+
+async def test_a_reminder_nobody_could_receive_is_tried_again_on_the_next_scan(sessions):
+    due = utc(2026, 9, 10, 3)
+    await Notifier(sessions).handle_dossier_event(dossier_event("dossier.accepted", applicant=APPLICANT, due=due))
+    clock = Clock(due + timedelta(hours=1))
+    scheduler = ReminderScheduler(sessions, TemplateRegistry(), due_soon=timedelta(hours=24), clock=clock)
+    assert await scheduler.tick() == 0  # no processing official known for the agency yet
+    assert await count(sessions, FiredReminder) == 0
+    async with sessions() as s:
+        assert (await s.get(DossierDeadline, CODE)).reminded == ""
+    processor = await _official(sessions)
+    assert await scheduler.tick() == 1
+    rows, _, _ = await list_inbox(sessions, [processor], unread_only=False, offset=0, limit=20)
+    assert [r.event_type for r in rows] == ["reminder.overdue"]
+
+
+async def test_a_scan_reads_only_the_deadlines_whose_next_threshold_has_passed(sessions):
+    await _official(sessions)
+    due = utc(2026, 9, 10, 3)
+    notifier = Notifier(sessions)
+    codes = [f"{AGENCY}-260903-{i:04d}" for i in range(300, 304)]
+    for i, code in enumerate(codes):  # due in 1, 2, 3 and 40 hours from the scan
+        await notifier.handle_dossier_event(dossier_event("dossier.accepted", applicant=APPLICANT, code=code,
+                                                          due=due + timedelta(hours=(1, 2, 3, 40)[i])))
+    clock = Clock(due)
+    scheduler = ReminderScheduler(sessions, TemplateRegistry(), due_soon=timedelta(hours=24), clock=clock)
+    assert await scheduler.tick() == 3
+    async with sessions() as s:
+        assert [c for c in codes if (await s.get(DossierDeadline, c)).reminded == "due_soon"] == codes[:3]
+        # What the next scan reads: nothing, until a due time passes.
+        assert (await s.scalars(scheduler._due_query(clock.now, None))).all() == []
+        clock.now = due + timedelta(hours=1, minutes=30)
+        assert [d.dossier_code for d in (await s.scalars(scheduler._due_query(clock.now, None))).all()] == codes[:1]
+    assert await scheduler.tick() == 1
+    async with sessions() as s:
+        assert (await s.get(DossierDeadline, codes[0])).reminded == "overdue"
