@@ -155,7 +155,7 @@ async def test_assigned_to_me_reads_the_assignee_open_index(loaded):
     scans = index_scans(plan)
     assert list(scans) == ["ix_dossiers_assignee_open"], json.dumps(plan, indent=1)
     assert not [n for n in nodes(plan) if "Sort" in n["Node Type"]], json.dumps(plan, indent=1)
-    # The count needs the agency too: carried in the index, so the table is not read.
+    # The count needs the agency too: a key of the index, so the table is not read.
     count_plan = await generic_plan(loaded, *count_query(statements), covering=True)
     assert {n.get("Index Name") for n in nodes(count_plan) if n["Node Type"] == "Index Only Scan"} \
         == {"ix_dossiers_assignee_open"}, json.dumps(count_plan, indent=1)

@@ -144,6 +144,14 @@ async def work_queue(ctx: DossierContext, principal: Principal, *, status_code: 
 def flag_of(ctx: DossierContext, dossier: Dossier, now: datetime | None = None) -> str:
     if Status(dossier.status_code) not in RUNNING or dossier.due_at is None:
         return ""
-    return deadline_flag(ctx.calendar, as_utc(dossier.due_at), now or utcnow(),
-                         soon_minutes=int(ctx.settings.due_soon_hours * 60))
+    now = now or utcnow()
+    soon = int(ctx.settings.due_soon_hours * 60)
+    due = as_utc(dossier.due_at)
+    if due > now:
+        # Counting the office time up to a due date weeks ahead walks every day between;
+        # the flag only asks whether it is within ``soon``, so the count may stop once
+        # more than that has passed: same answer, a day or two walked (every page of a
+        # queue flags each of its rows).
+        due = min(due, ctx.calendar.add_working_minutes(now, soon + 1))
+    return deadline_flag(ctx.calendar, due, now, soon_minutes=soon)
 

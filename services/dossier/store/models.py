@@ -42,7 +42,9 @@ class Dossier(Base):
     ``ix_dossiers_agency_open`` (agency_code, queue_at, code) WHERE the status is open
     serves "everything open" without a sort (on PostgreSQL it also carries due_at, so the
     overdue count reads the index alone); ``ix_dossiers_assignee_open`` (assignee_id,
-    queue_at, code) WHERE open serves "assigned to me" the same way. ``queue_at`` is the due time once the
+    agency_code, queue_at, code) WHERE open serves "assigned to me" the same way (the
+    agency narrows nothing, an official has one, but as a key column it is checked in
+    the index rather than on each row, and the planner then prefers this index). ``queue_at`` is the due time once the
     dossier is accepted and the filing time before, so ordering by it puts overdue
     dossiers first and a new filing in line by when it came; the trailing ``code`` makes
     keyset pagination exact (each page starts after the (queue_at, code) last seen), so
@@ -107,9 +109,9 @@ class Dossier(Base):
         Index("ix_dossiers_agency_open", "agency_code", "queue_at", "code",
               sqlite_where=text(OPEN_STATUS), postgresql_where=text(OPEN_STATUS),
               postgresql_include=["status_code", "due_at"]),
-        Index("ix_dossiers_assignee_open", "assignee_id", "queue_at", "code",
+        Index("ix_dossiers_assignee_open", "assignee_id", "agency_code", "queue_at", "code",
               sqlite_where=text(OPEN_STATUS), postgresql_where=text(OPEN_STATUS),
-              postgresql_include=["agency_code", "status_code", "due_at"]),
+              postgresql_include=["status_code", "due_at"]),
         Index("ix_dossiers_parent", "parent_code"),
     )
 

@@ -23,9 +23,11 @@ def upgrade() -> None:
         # answered from the index without reading the table.
         batch.create_index('ix_dossiers_agency_open', ['agency_code', 'queue_at', 'code'],
                            sqlite_where=OPEN, postgresql_where=OPEN, postgresql_include=['status_code', 'due_at'])
-        batch.create_index('ix_dossiers_assignee_open', ['assignee_id', 'queue_at', 'code'],
-                           sqlite_where=OPEN, postgresql_where=OPEN,
-                           postgresql_include=['agency_code', 'status_code', 'due_at'])
+        # The agency as a key column (an official has one, so it narrows nothing): checked
+        # in the index, not on each row, and at a million dossiers the planner then reads
+        # this index in queue order instead of intersecting two bitmaps and sorting.
+        batch.create_index('ix_dossiers_assignee_open', ['assignee_id', 'agency_code', 'queue_at', 'code'],
+                           sqlite_where=OPEN, postgresql_where=OPEN, postgresql_include=['status_code', 'due_at'])
 
 
 def downgrade() -> None:
