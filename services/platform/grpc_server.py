@@ -82,27 +82,14 @@ class _ContextInterceptor(grpc.aio.ServerInterceptor):
                 self._bind(metadata)
                 async for message in behaviour(request, context):
                     yield message
-            except ServiceError as exc:
-                code = exc.code
-                if exc.fields:
-                    context.set_trailing_metadata(((FIELDS_METADATA_KEY, json.dumps(exc.fields)),))
-                await context.abort(exc.code, exc.message)
             except (grpc.aio.AbortError, asyncio.CancelledError):
                 code = context.code() or grpc.StatusCode.CANCELLED
                 raise
-            except DBAPIError as exc:
-                # A dropped database connection is worth a retry (the pool has discarded it);
-                # anything else from the database is a bug.
-                code = grpc.StatusCode.UNAVAILABLE if exc.connection_invalidated else grpc.StatusCode.INTERNAL
-                log.exception("rpc_failed", method=method)
-                await context.abort(code, "Lỗi hệ thống, vui lòng thử lại sau.")
-            except Exception:
-                code = grpc.StatusCode.INTERNAL
-                log.exception("rpc_failed", method=method)
-                await context.abort(code, "Lỗi hệ thống, vui lòng thử lại sau.")
+            except Exception as exc:
+                code = _status_for(exc)[0]
+                await _abort(context, exc, method)
             finally:
-                log.info("rpc", method=method, code=getattr(code, "name", str(code)),
-                         ms=round((time.perf_counter() - started) * 1000, 2))
+                _log_call(method, code, started)
 
         return wrapped
 
@@ -115,38 +102,44 @@ class _ContextInterceptor(grpc.aio.ServerInterceptor):
                 remaining = context.time_remaining()
                 timeout = DEFAULT_DEADLINE_SECONDS if remaining is None else None
                 return await asyncio.wait_for(behaviour(request, context), timeout)
-            except ServiceError as exc:
-                code = exc.code
-                if exc.fields:
-                    context.set_trailing_metadata(
-                        ((FIELDS_METADATA_KEY, json.dumps(exc.fields)),)
-                    )
-                await context.abort(exc.code, exc.message)
-            except asyncio.TimeoutError:
-                code = grpc.StatusCode.DEADLINE_EXCEEDED
-                await context.abort(code, "Hết thời gian xử lý yêu cầu.")
             except (grpc.aio.AbortError, asyncio.CancelledError):
                 code = context.code() or grpc.StatusCode.CANCELLED
                 raise
-            except DBAPIError as exc:
-                # A dropped database connection is worth a retry (the pool has discarded it);
-                # anything else from the database is a bug.
-                code = grpc.StatusCode.UNAVAILABLE if exc.connection_invalidated else grpc.StatusCode.INTERNAL
-                log.exception("rpc_failed", method=method)
-                await context.abort(code, "Lỗi hệ thống, vui lòng thử lại sau.")
-            except Exception:
-                code = grpc.StatusCode.INTERNAL
-                log.exception("rpc_failed", method=method)
-                await context.abort(code, "Lỗi hệ thống, vui lòng thử lại sau.")
+            except Exception as exc:
+                code = _status_for(exc)[0]
+                await _abort(context, exc, method)
             finally:
-                log.info(
-                    "rpc",
-                    method=method,
-                    code=getattr(code, "name", str(code)),
-                    ms=round((time.perf_counter() - started) * 1000, 2),
-                )
+                _log_call(method, code, started)
 
         return wrapped
+
+
+def _status_for(exc: Exception) -> tuple[grpc.StatusCode, str]:
+    if isinstance(exc, ServiceError):
+        return exc.code, exc.message
+    if isinstance(exc, asyncio.TimeoutError):
+        return grpc.StatusCode.DEADLINE_EXCEEDED, "Hết thời gian xử lý yêu cầu."
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        # A dropped database connection is worth a retry: the pool has discarded it.
+        return grpc.StatusCode.UNAVAILABLE, "Lỗi hệ thống, vui lòng thử lại sau."
+    return grpc.StatusCode.INTERNAL, "Lỗi hệ thống, vui lòng thử lại sau."
+
+
+async def _abort(context: grpc.aio.ServicerContext, exc: Exception, method: str) -> None:
+    """End the call with the status ``exc`` maps to (``abort`` raises); only unexpected
+    errors are logged with their traceback."""
+    code, message = _status_for(exc)
+    if isinstance(exc, ServiceError):
+        if exc.fields:
+            context.set_trailing_metadata(((FIELDS_METADATA_KEY, json.dumps(exc.fields)),))
+    elif not isinstance(exc, asyncio.TimeoutError):
+        log.error("rpc_failed", method=method, exc_info=exc)
+    await context.abort(code, message)
+
+
+def _log_call(method: str, code, started: float) -> None:
+    log.info("rpc", method=method, code=getattr(code, "name", str(code)),
+             ms=round((time.perf_counter() - started) * 1000, 2))
 
 
 HealthCheck = Callable[[], Awaitable[bool]]
