@@ -12,8 +12,9 @@ from gateway.auth import Caller, caller
 from gateway.routes.dossiers import (
     IdempotencyKey,
     PageToken,
+    dossier_log,
     dossier_view,
-    log_view,
+    get_dossier,
     page_view,
     perform,
     replayed_headers,
@@ -47,18 +48,10 @@ async def counter_submission(body: CounterSubmission, request: Request, who: Cal
     return JSONResponse(dossier_view(reply.dossier), status_code=201, headers=replayed_headers(reply.replayed))
 
 
-@router.get("/dossiers/{code}", summary="Một hồ sơ của cơ quan")
-async def get_dossier(code: str, request: Request, who: Caller = Depends(caller)):
-    reply = await request.app.state.clients.dossier.GetDossier(dossier_pb2.GetDossierRequest(code=code),
-                                                               metadata=who.metadata)
-    return JSONResponse(dossier_view(reply.dossier))
-
-
-@router.get("/dossiers/{code}/log", summary="Nhật ký đầy đủ của hồ sơ")
-async def dossier_log(code: str, request: Request, who: Caller = Depends(caller)):
-    reply = await request.app.state.clients.dossier.GetDossierLog(dossier_pb2.GetDossierLogRequest(code=code),
-                                                                  metadata=who.metadata)
-    return JSONResponse({"items": [log_view(e) for e in reply.entries]})
+# An official reads a dossier and its full log through the same handlers as an applicant:
+# the dossier service decides what each may see (internal notes only for officials).
+router.add_api_route("/dossiers/{code}", get_dossier, methods=["GET"], summary="Một hồ sơ của cơ quan")
+router.add_api_route("/dossiers/{code}/log", dossier_log, methods=["GET"], summary="Nhật ký đầy đủ của hồ sơ")
 
 
 @router.post("/dossiers/{code}/actions/{action}",
