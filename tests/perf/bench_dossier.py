@@ -331,11 +331,11 @@ def _children(pid: int) -> set[int]:
                 continue
             ppid = int(stat.rsplit(")", 1)[1].split()[1])
             parents[ppid].append(int(entry))
-    out, todo = set(), [pid]
-    while todo:
-        p = todo.pop()
+    out, stack = set(), [pid]
+    while stack:
+        p = stack.pop()
         out.add(p)
-        todo.extend(parents.get(p, ()))
+        stack.extend(parents.get(p, ()))
     return out
 
 

@@ -130,18 +130,25 @@ def validate(content: dict, *, agencies: Container[str]) -> dict[str, str]:
     return errors
 
 
-def _documents(errors: dict, documents: list[dict]) -> None:
+def _named_items(errors: dict, field: str, items: list[dict], noun: str):
+    """The checks every listed document and workflow step shares (an object, a name, an id
+    unique in the list); yields each usable item with its error path."""
     seen: set[str] = set()
-    for i, doc in enumerate(documents):
-        path = f"documents[{i}]"
-        if "__invalid__" in doc:
+    for i, item in enumerate(items):
+        path = f"{field}[{i}]"
+        if "__invalid__" in item:
             errors[path] = "phải là một đối tượng"
             continue
-        if not doc.get("name"):
+        if not item.get("name"):
             errors[f"{path}.name"] = "bắt buộc"
-        if doc.get("id") in seen:
-            errors[f"{path}.id"] = f"mã giấy tờ {doc['id']} bị trùng"
-        seen.add(doc.get("id"))
+        if item.get("id") in seen:
+            errors[f"{path}.id"] = f"mã {noun} {item['id']} bị trùng"
+        seen.add(item.get("id"))
+        yield path, item
+
+
+def _documents(errors: dict, documents: list[dict]) -> None:
+    for path, doc in _named_items(errors, "documents", documents, "giấy tờ"):
         _amount(errors, f"{path}.copies", doc.get("copies"), upper=MAX_COPIES, integer=True)
         _lengths(errors, f"{path}.", doc, DOCUMENT_LIMITS)
         if doc.get("kind") not in DOCUMENT_KINDS:
@@ -151,17 +158,7 @@ def _documents(errors: dict, documents: list[dict]) -> None:
 
 
 def _workflow(errors: dict, steps: list[dict], agencies: Container[str]) -> None:
-    seen: set[str] = set()
-    for i, step in enumerate(steps):
-        path = f"workflow[{i}]"
-        if "__invalid__" in step:
-            errors[path] = "phải là một đối tượng"
-            continue
-        if not step.get("name"):
-            errors[f"{path}.name"] = "bắt buộc"
-        if step.get("id") in seen:
-            errors[f"{path}.id"] = f"mã bước {step['id']} bị trùng"
-        seen.add(step.get("id"))
+    for path, step in _named_items(errors, "workflow", steps, "bước"):
         if step.get("role") not in WORKFLOW_ROLES:
             errors[f"{path}.role"] = "phải là " + ", ".join(WORKFLOW_ROLES)
         if step.get("budget_hours") is None:

@@ -153,6 +153,8 @@ def _zip_format(path: Path, filename: str) -> Format:
             mimetype = b""
             if "mimetype" in names and archive.getinfo("mimetype").file_size <= 200:
                 mimetype = archive.read("mimetype").strip()
+    # zipfile raises NotImplementedError for a compression method it cannot read: such a
+    # file is refused as not an office document, like any other unreadable archive.
     except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError) as exc:
         raise _refuse(f"Tệp “{filename}” là tệp nén ZIP bị hỏng hoặc không đọc được.") from exc
     lowered = {n.lower() for n in names}

@@ -137,16 +137,16 @@ class Notifier:
 
     def _apply(self, conn: Connection, parsed: list, created: Created) -> list[bool]:
         fresh = first_handlings(conn, DOSSIER_CONSUMER, [e.event_id for e, _ in parsed])
-        todo, handled = [], []
+        new_events, handled = [], []
         for envelope, event in parsed:
             first = envelope.event_id in fresh
             fresh.discard(envelope.event_id)  # the same event twice in a batch counts once
             handled.append(first)
             if first:
-                todo.append((envelope, event))
-        track_deadlines(conn, [(e.type, ev, _occurred(e)) for e, ev in todo if ev.dossier_code])
+                new_events.append((envelope, event))
+        track_deadlines(conn, [(e.type, ev, _occurred(e)) for e, ev in new_events if ev.dossier_code])
         notices = []
-        for envelope, event in todo:
+        for envelope, event in new_events:
             kind = envelope.type
             recipients = []
             if kind in audience.APPLICANT_EVENTS and event.applicant_id:
