@@ -18,7 +18,7 @@ from gateway.routes import auth as auth_routes
 from gateway.routes import me as me_routes
 from gateway.settings import gateway_settings
 from services.platform.logging import get_logger
-from services.platform.memory import trim_periodically
+from services.platform.memory import freeze_startup_objects, trim_periodically
 from services.platform.settings import platform_settings
 
 log = get_logger("gateway")
@@ -38,6 +38,7 @@ def create_app() -> FastAPI:
             await app.state.verifier.refresh()
         except Exception as exc:  # identity not up yet: the first token check will fetch the keys
             log.warning("jwks_not_loaded", error=str(exc)[:200])
+        freeze_startup_objects()
         trimmer = asyncio.create_task(trim_periodically())
         yield
         trimmer.cancel()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from services.platform.db import upgrade_to_head
 from services.platform.logging import configure_logging, get_logger
-from services.platform.memory import trim_periodically
+from services.platform.memory import freeze_startup_objects, trim_periodically
 from services.platform.settings import platform_settings
 
 
@@ -32,6 +32,7 @@ def run_service(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+        freeze_startup_objects()
         trimmer = asyncio.create_task(trim_periodically())
         try:
             await main(stop)
