@@ -4,7 +4,7 @@ organisation they legally represent; admins create officials and set their roles
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
+from gateway.responses import JSONResponse
 from pydantic import Field
 
 from gateway import views

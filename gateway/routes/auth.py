@@ -4,7 +4,7 @@ identity verification; and /auth/*, the embedded issuer's OIDC discovery documen
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
+from gateway.responses import JSONResponse
 from pydantic import Field
 
 from gateway.auth import Caller, call_with_retry_after, caller, client_address, client_metadata

@@ -10,11 +10,12 @@ from urllib.parse import quote
 
 import grpc
 from fastapi import APIRouter, Depends, Header, Query, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import StreamingResponse
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from gateway.auth import Caller, caller
 from gateway.problems import Problem
+from gateway.responses import JSONResponse
 from gateway.schemas import ts
 from motcua.v1 import documents_pb2
 from services.platform.grpc_server import FIELDS_METADATA_KEY, REQUEST_ID_KEY

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from fastapi import APIRouter, Depends, Header, Query, Request
-from fastapi.responses import JSONResponse
+from gateway.responses import JSONResponse
 
 from gateway import views
 from gateway.auth import Caller, caller

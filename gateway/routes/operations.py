@@ -7,10 +7,11 @@ import json
 
 import grpc
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from gateway.responses import JSONResponse
 from motcua.v1 import identity_pb2
 
 router = APIRouter(tags=["Vận hành"])

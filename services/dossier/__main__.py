@@ -47,7 +47,8 @@ async def main(stop: asyncio.Event) -> None:
         handler=lambda envelope: consumers.on_procedure(ctx, envelope)))
     server.run_in_background(consume(
         bus, stream=NOTIFICATION_STREAM, durable=consumers.DELIVERIES_CONSUMER,
-        subject="notification.delivery.updated", handler=lambda envelope: consumers.on_delivery(ctx, envelope)))
+        subject="notification.delivery.updated", handler=lambda envelope: consumers.on_delivery(ctx, envelope),
+        batch_handler=lambda envelopes: consumers.on_deliveries(ctx, envelopes)))
     await server.start()
     await stop.wait()
     await server.stop()

@@ -4,12 +4,19 @@ The keys come from a JWKS source (identity's GetJwks, or a provider's own ``jwks
 cached: refetched every ``max_age_seconds`` so retired keys stop verifying, and on an unknown key
 id at most once every ``refresh_seconds`` (a stream of tokens with made-up ``kid`` values cannot
 turn into a stream of JWKS requests). Only RS256 and ES256 are accepted, whatever the token's
-header says; iss, aud, exp and nbf are checked. Failures raise ``Unauthenticated``."""
+header says; iss, aud, exp and nbf are checked. Failures raise ``Unauthenticated``.
+
+A client sends the same access token with every request for its whole life, so a token
+that verified is remembered (bounded, by its exact text) with the key, issuer and audience
+it verified under: later requests check only its times, and a new key set, issuer or
+audience sends it through the full check again. Verifying an RS256 signature and decoding
+the token cost a fifth of the gateway's time per request."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass
 from collections.abc import Awaitable, Callable
 
 import jwt
@@ -28,9 +35,20 @@ class TokenExpired(Unauthenticated):
     """The token was valid once: the caller signs in again (or refreshes)."""
 
 
+@dataclass(frozen=True, slots=True)
+class _Verified:
+    claims: dict
+    key: jwt.PyJWK
+    issuer: str
+    audience: str
+    expires: float  # exp + leeway
+    not_before: float  # nbf - leeway, or -inf
+
+
 class TokenVerifier:
     def __init__(self, source: JwksSource, *, refresh_seconds: float = 10.0, leeway: float = 30.0,
-                 max_age_seconds: float = 300.0, clock: Callable[[], float] = time.monotonic):
+                 max_age_seconds: float = 300.0, clock: Callable[[], float] = time.monotonic,
+                 remembered: int = 4096, wall_clock: Callable[[], float] = time.time):
         self._source = source
         self._refresh_seconds = refresh_seconds
         self._max_age = max_age_seconds
@@ -43,6 +61,9 @@ class TokenVerifier:
         self._refreshed_at: float | None = None  # last successful fetch
         self._attempted_at: float | None = None  # last fetch tried on the verifying path
         self._lock = asyncio.Lock()
+        self._remembered: dict[str, _Verified] = {}
+        self._remember_at_most = remembered
+        self._wall_clock = wall_clock
 
     @property
     def issuer(self) -> str:
@@ -100,6 +121,29 @@ class TokenVerifier:
 
     async def verify(self, token: str) -> dict:
         """The token's claims, or Unauthenticated (TokenExpired when only the time is wrong)."""
+        seen = self._remembered.get(token)
+        if seen is not None and self._age() <= self._max_age and self._keys.get(seen.key.key_id) is seen.key \
+                and seen.issuer == self._issuer and seen.audience == self._audience:
+            now = self._wall_clock()
+            if now >= seen.expires:
+                del self._remembered[token]
+                raise TokenExpired(EXPIRED)
+            if now >= seen.not_before:
+                return dict(seen.claims)
+        claims, key = await self._verify_fully(token)
+        self._remember(token, claims, key)
+        return dict(claims)
+
+    def _remember(self, token: str, claims: dict, key: jwt.PyJWK) -> None:
+        if len(self._remembered) >= self._remember_at_most:
+            del self._remembered[next(iter(self._remembered))]  # the oldest
+        nbf = claims.get("nbf")
+        self._remembered[token] = _Verified(
+            claims=claims, key=key, issuer=self._issuer, audience=self._audience,
+            expires=float(claims["exp"]) + self._leeway,
+            not_before=float(nbf) - self._leeway if isinstance(nbf, (int, float)) else float("-inf"))
+
+    async def _verify_fully(self, token: str) -> tuple[dict, jwt.PyJWK]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
@@ -108,9 +152,10 @@ class TokenVerifier:
             raise Unauthenticated(INVALID)
         key = await self._key(str(header.get("kid", "")))
         try:
-            return jwt.decode(token, key.key, algorithms=list(ALGORITHMS), audience=self._audience,
-                              issuer=self._issuer, leeway=self._leeway,
-                              options={"require": ["exp", "iat", "sub", "iss", "aud"]})
+            claims = jwt.decode(token, key.key, algorithms=list(ALGORITHMS), audience=self._audience,
+                                issuer=self._issuer, leeway=self._leeway,
+                                options={"require": ["exp", "iat", "sub", "iss", "aud"]})
+            return claims, key
         except jwt.ExpiredSignatureError as exc:
             raise TokenExpired(EXPIRED) from exc
         except jwt.PyJWTError as exc:

@@ -94,6 +94,33 @@ async def test_a_notification_delivery_is_written_into_the_dossier_log_once(env)
     assert entries[-1].prev_hash == entries[-2].hash
 
 
+def delivery_envelope(code: str, account_id: str, delivery_id: str, channel: str):
+    update = notification_pb2.DeliveryUpdated(delivery_id=delivery_id, dossier_code=code, account_id=account_id,
+                                              channel=channel, state="sent", event_type="dossier.submitted",
+                                              title="Đã nộp hồ sơ")
+    return make_envelope(event_type="notification.delivery.updated", producer="notification", subject=code,
+                         payload=update)
+
+
+async def test_a_batch_of_deliveries_is_written_in_one_go_chained_and_once_each(env):
+    ctx, catalogue = env
+    catalogue.add(procedure(mandatory=()))
+    who = citizen()
+    codes = [(await submit_dossier(ctx, who, SubmitCommand(procedure_code="1.001193", agency_code=AGENCY)))
+             .dossier.code for _ in range(2)]
+    email = delivery_envelope(codes[0], who.account_id, "dl-1", "email")
+    batch = [email, delivery_envelope(codes[0], who.account_id, "dl-2", "sms"),
+             delivery_envelope(codes[1], who.account_id, "dl-3", "in_app"), email]  # the email twice
+    await consumers.on_deliveries(ctx, batch)
+    await consumers.on_deliveries(ctx, batch[:2])  # the batch redelivered
+    first = await queries.dossier_log(ctx, who, codes[0])
+    assert [e.note.split(" qua ")[1].split(":")[0] for e in first if e.action == "notification"] == [
+        "thư điện tử", "SMS"]
+    assert all(e.prev_hash == p.hash for p, e in zip(first, first[1:]))
+    second = await queries.dossier_log(ctx, who, codes[1])
+    assert len([e for e in second if e.action == "notification"]) == 1
+
+
 async def test_a_delivery_for_no_dossier_or_an_unknown_one_is_ignored(env):
     ctx, _ = env
     for code in ("", "000.00.99.H29-990101-0001"):

@@ -140,3 +140,78 @@ async def test_keys_already_known_keep_verifying_while_the_source_is_away(clock)
     verifier._source = down
     clock.now += 301
     assert (await verifier.verify(_token()))["sub"] == "a1"
+
+
+class WallClock:
+    def __init__(self):
+        self.now = time.time()
+
+    def __call__(self):
+        return self.now
+
+
+def _remembering_verifier(source, clock, wall, **kwargs) -> TokenVerifier:
+    return TokenVerifier(source, refresh_seconds=10, max_age_seconds=300, leeway=30, clock=clock,
+                         wall_clock=wall, **kwargs)
+
+
+async def test_a_remembered_token_is_not_decoded_again_but_its_claims_are_a_fresh_copy(clock, monkeypatch):
+    decodes = []
+    real_decode = jwt.decode
+    monkeypatch.setattr(jwt, "decode", lambda *a, **k: decodes.append(1) or real_decode(*a, **k))
+    verifier = _remembering_verifier(Source(JWK1), clock, WallClock())
+    token = _token()
+    first = await verifier.verify(token)
+    first["sub"] = "changed by a caller"
+    second = await verifier.verify(token)
+    assert second["sub"] == "a1"
+    assert len(decodes) == 1
+
+
+async def test_a_remembered_token_still_expires(clock):
+    wall = WallClock()
+    verifier = _remembering_verifier(Source(JWK1), clock, wall)
+    token = _token(exp=int(wall.now) + 600)
+    await verifier.verify(token)
+    wall.now += 600 + 31  # past exp and the leeway
+    with pytest.raises(TokenExpired):
+        await verifier.verify(token)
+
+
+async def test_a_remembered_token_stops_verifying_when_its_key_is_retired(clock):
+    source = Source(JWK1, JWK2)
+    verifier = _remembering_verifier(source, clock, WallClock())
+    token = _token()
+    await verifier.verify(token)
+    source.keys = [JWK2]
+    clock.now += 301
+    with pytest.raises(Unauthenticated):
+        await verifier.verify(token)
+
+
+async def test_a_token_differing_from_a_remembered_one_is_checked_in_full(clock):
+    verifier = _remembering_verifier(Source(JWK1), clock, WallClock())
+    token = _token()
+    await verifier.verify(token)
+    head, payload, signature = token.split(".")
+    forged_claims = json.loads(jwt.utils.base64url_decode(payload))
+    forged_claims["sub"] = "someone-else"
+    forged = ".".join([head, jwt.utils.base64url_encode(json.dumps(forged_claims).encode()).decode(), signature])
+    with pytest.raises(Unauthenticated):
+        await verifier.verify(forged)
+    assert (await verifier.verify(token))["sub"] == "a1"
+
+
+async def test_remembered_tokens_are_bounded_and_the_oldest_goes_first(clock, monkeypatch):
+    decodes = []
+    real_decode = jwt.decode
+    monkeypatch.setattr(jwt, "decode", lambda *a, **k: decodes.append(1) or real_decode(*a, **k))
+    verifier = _remembering_verifier(Source(JWK1), clock, WallClock(), remembered=2)
+    tokens = [_token(sub=f"a{i}") for i in range(3)]
+    for token in tokens:
+        await verifier.verify(token)
+    assert len(decodes) == 3
+    await verifier.verify(tokens[2])  # still remembered
+    assert len(decodes) == 3
+    await verifier.verify(tokens[0])  # the oldest was let go: decoded again
+    assert len(decodes) == 4

@@ -50,19 +50,31 @@ def delivery_note(update: notification_pb2.DeliveryUpdated) -> str:
 
 
 async def on_delivery(ctx: DossierContext, envelope: events_pb2.EventEnvelope) -> None:
+    async with ctx.sessions() as session, session.begin():
+        await _record_delivery(session, envelope)
+
+
+async def on_deliveries(ctx: DossierContext, envelopes: list[events_pb2.EventEnvelope]) -> None:
+    """A fetched batch in one transaction: one commit for the lot instead of one per notice
+    (every submission brings two or three, one per channel)."""
+    async with ctx.sessions() as session, session.begin():
+        for envelope in envelopes:
+            await _record_delivery(session, envelope)
+
+
+async def _record_delivery(session, envelope: events_pb2.EventEnvelope) -> None:
     update = notification_pb2.DeliveryUpdated()
     if not envelope.payload.Unpack(update) or not update.dossier_code:
         return
-    async with ctx.sessions() as session, session.begin():
-        if not await first_delivery(session, processed_events, DELIVERIES_CONSUMER, envelope.event_id):
-            return
-        dossier = await session.get(Dossier, update.dossier_code)
-        if dossier is None:
-            return
-        occurred = update.occurred_at.ToDatetime(tzinfo=UTC) \
-            if update.HasField("occurred_at") else envelope.occurred_at.ToDatetime(tzinfo=UTC)
-        # A notice to anyone but the applicant (an official's) is for officials' eyes only.
-        internal = update.account_id != dossier.applicant_id
-        await append_to(session, dossier, at=occurred, actor_id=SYSTEM, actor_name="Hệ thống thông báo",
-                        actor_role=SYSTEM, action="notification", status_code=dossier.status_code,
-                        note=delivery_note(update), internal=internal)
+    if not await first_delivery(session, processed_events, DELIVERIES_CONSUMER, envelope.event_id):
+        return
+    dossier = await session.get(Dossier, update.dossier_code)
+    if dossier is None:
+        return
+    occurred = update.occurred_at.ToDatetime(tzinfo=UTC) \
+        if update.HasField("occurred_at") else envelope.occurred_at.ToDatetime(tzinfo=UTC)
+    # A notice to anyone but the applicant (an official's) is for officials' eyes only.
+    internal = update.account_id != dossier.applicant_id
+    await append_to(session, dossier, at=occurred, actor_id=SYSTEM, actor_name="Hệ thống thông báo",
+                    actor_role=SYSTEM, action="notification", status_code=dossier.status_code,
+                    note=delivery_note(update), internal=internal)

@@ -26,8 +26,12 @@ class FileEmailSink:
 
     def _write(self, message: OutgoingMessage) -> None:
         data = build_email(message, self._sender).as_bytes()
-        self._dir.mkdir(parents=True, exist_ok=True)
-        (self._dir / f"{message.delivery_id}.eml").write_bytes(data)
+        path = self._dir / f"{message.delivery_id}.eml"
+        try:
+            path.write_bytes(data)
+        except FileNotFoundError:  # the first message (mkdir on every one cost more than the write)
+            self._dir.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
 
 
 class FileSmsSink:
@@ -44,6 +48,10 @@ class FileSmsSink:
         await asyncio.to_thread(self._append, line)
 
     def _append(self, line: str) -> None:
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        with self._path.open("a", encoding="utf-8") as out:
+        try:
+            out = self._path.open("a", encoding="utf-8")
+        except FileNotFoundError:  # the first message
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            out = self._path.open("a", encoding="utf-8")
+        with out:
             out.write(line + "\n")
