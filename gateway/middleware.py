@@ -64,11 +64,14 @@ class BodyLimit:
             return await self.app(scope, receive, send)
         length = dict(scope["headers"]).get(b"content-length")
         limit = self.paths.get(scope["path"], self.max_bytes)
-        too_large = problem_response(413, f"Dữ liệu gửi lên vượt quá {limit // 1000} KB.")
+
+        def too_large():  # built only when needed: most requests are within the limit
+            return problem_response(413, f"Dữ liệu gửi lên vượt quá {limit // 1000} KB.")
+
         if length is not None:
             try:
                 if int(length) > limit:
-                    return await too_large(scope, receive, send)
+                    return await too_large()(scope, receive, send)
             except ValueError:
                 return await problem_response(400, "Content-Length không hợp lệ.")(scope, receive, send)
         seen = 0
@@ -92,13 +95,13 @@ class BodyLimit:
                 return await send(message)
             if not replaced:
                 replaced = True
-                await too_large(scope, receive, send)
+                await too_large()(scope, receive, send)
 
         try:
             await self.app(scope, counted_receive, guarded_send)
         except _TooLarge:
             if not replaced:
-                await too_large(scope, receive, send)
+                await too_large()(scope, receive, send)
 
 
 class _TooLarge(Exception):

@@ -60,10 +60,11 @@ def first_handlings(conn: Connection, consumer: str, event_ids: list[str]) -> se
                          [{"consumer": consumer, "event_id": e, "processed_at": now} for e in fresh])
         return set(fresh)
     make = sqlite_insert if dialect == "sqlite" else pg_insert
-    statement = (make(processed_events)
-                 .values([{"consumer": consumer, "event_id": e, "processed_at": now} for e in unique])
-                 .on_conflict_do_nothing().returning(processed_events.c.event_id))
-    return set(conn.execute(statement).scalars())
+    # Parameters as a list (SQLAlchemy's "insertmanyvalues": one statement, compiled once),
+    # not .values([...]), which compiled a new statement for every batch.
+    statement = make(processed_events).on_conflict_do_nothing().returning(processed_events.c.event_id)
+    rows = [{"consumer": consumer, "event_id": e, "processed_at": now} for e in unique]
+    return set(conn.execute(statement, rows).scalars())
 
 
 async def track_deadline(session: AsyncSession, kind: str, event: events_pb2.DossierStatusChanged,
