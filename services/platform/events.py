@@ -28,6 +28,8 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -113,19 +115,23 @@ async def record_event(
 
 
 async def first_delivery(session: AsyncSession, processed: Table, consumer: str, event_id: str) -> bool:
-    """Record that ``consumer`` handled ``event_id``; False if it already had."""
+    """Record that ``consumer`` handled ``event_id``; False if it already had. One statement
+    (INSERT ... ON CONFLICT DO NOTHING RETURNING) on PostgreSQL and SQLite, where a read, a
+    savepoint, the insert and its release were four round trips per event; on PostgreSQL a
+    concurrent twin waits for the first transaction, then inserts nothing."""
+    values = {"consumer": consumer, "event_id": event_id, "processed_at": utcnow()}
+    dialect = session.bind.dialect.name
+    if dialect in ("postgresql", "sqlite"):
+        make = pg_insert if dialect == "postgresql" else sqlite_insert
+        statement = make(processed).values(**values).on_conflict_do_nothing().returning(processed.c.event_id)
+        return (await session.execute(statement)).first() is not None
     exists = await session.scalar(
-        select(processed.c.event_id).where(
-            processed.c.consumer == consumer, processed.c.event_id == event_id
-        )
-    )
+        select(processed.c.event_id).where(processed.c.consumer == consumer, processed.c.event_id == event_id))
     if exists:
         return False
     try:
         async with session.begin_nested():
-            await session.execute(
-                insert(processed).values(consumer=consumer, event_id=event_id, processed_at=utcnow())
-            )
+            await session.execute(insert(processed).values(**values))
     except IntegrityError:
         return False
     return True

@@ -171,6 +171,31 @@ async def test_an_event_counts_as_first_delivery_once_per_consumer(engine):
     assert sorted(map(tuple, rows)) == [("inbox", "e-1"), ("inbox", "e-2"), ("mailer", "e-1")]
 
 
+async def test_twin_deliveries_racing_in_two_transactions_count_once(postgres):
+    """PostgreSQL only: on SQLite one writer at a time means two transactions cannot race."""
+    name = "twin_deliveries"
+    postgres.create_database(name)
+    engine = make_engine(postgres.url(name))
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+        sessions = session_factory(engine)
+        first, second = sessions(), sessions()
+        await first.begin()
+        assert await first_delivery(first, processed, "inbox", "twin") is True
+        await second.begin()
+        racing = asyncio.create_task(first_delivery(second, processed, "inbox", "twin"))
+        await asyncio.sleep(0.3)
+        assert not racing.done()  # waits on the first transaction's row
+        await first.commit()
+        assert await racing is False  # the first committed: the twin inserts nothing, without an error
+        await second.commit()
+        await first.close()
+        await second.close()
+    finally:
+        await engine.dispose()
+
+
 async def test_a_rolled_back_first_delivery_can_be_delivered_again(engine):
     sessions = session_factory(engine)
     with pytest.raises(Rollback):
