@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 from motcua.v1 import catalogue_pb2, catalogue_pb2_grpc
 from services.catalogue.api.servicer import CatalogueServicer
@@ -19,7 +18,6 @@ from services.platform.runner import run_service
 from services.platform.settings import platform_settings
 
 NAME = "catalogue"
-MIGRATIONS = Path(__file__).parent / "store" / "migrations"
 log = get_logger(NAME)
 
 
@@ -51,4 +49,4 @@ async def main(stop: asyncio.Event) -> None:
 
 
 if __name__ == "__main__":
-    run_service(NAME, main, migrations_dir=MIGRATIONS)
+    run_service(NAME, main)

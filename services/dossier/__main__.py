@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 from motcua.v1 import catalogue_pb2_grpc, dossier_pb2, dossier_pb2_grpc
 from services.dossier.api.servicer import DossierServicer
@@ -21,7 +20,6 @@ from services.platform.runner import run_service
 from services.platform.settings import platform_settings
 
 NAME = "dossier"
-MIGRATIONS = Path(__file__).parent / "store" / "migrations"
 NOTIFICATION_STREAM = getattr(messaging, "NOTIFICATION_STREAM", messaging.StreamSpec("NOTIFICATION", ("notification.>",)))
 
 
@@ -69,4 +67,4 @@ async def _serve_documents(server, db, settings):
 
 
 if __name__ == "__main__":
-    run_service(NAME, main, migrations_dir=MIGRATIONS)
+    run_service(NAME, main)

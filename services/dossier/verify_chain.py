@@ -20,7 +20,7 @@ from sqlalchemy import exists, select
 from services.dossier.domain.log import first_broken
 from services.dossier.store.models import Dossier, LogEntry
 from services.dossier.store.writes import as_utc, log_content
-from services.platform.db import make_engine, session_factory
+from services.platform.db import READ_ONLY, make_engine, session_factory
 from services.platform.settings import platform_settings
 
 INTACT, BROKEN, MISSING = 0, 1, 2
@@ -112,7 +112,10 @@ async def verify(url: str, codes: list[str] | None, out=sys.stdout) -> int:
     engine = make_engine(url, pool_size=1)
     broken = missing = checked = 0
     try:
-        async for code, entries, head in _chains(session_factory(engine), codes):
+        # Read only: on SQLite a plain BEGIN, so a long check never holds the write lock
+        # the running service needs.
+        reads = session_factory(engine.execution_options(**{READ_ONLY: True}))
+        async for code, entries, head in _chains(reads, codes):
             report = check(code, entries, head)
             checked += 1
             if codes is not None or not report.intact:

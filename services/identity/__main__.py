@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-from pathlib import Path
 
 from motcua.v1 import catalogue_pb2_grpc, identity_pb2, identity_pb2_grpc, notification_pb2_grpc
 from services.identity.api.servicer import IdentityServicer
@@ -26,7 +25,6 @@ from services.platform.runner import run_service
 from services.platform.settings import platform_settings
 
 NAME = "identity"
-MIGRATIONS = Path(__file__).parent / "store" / "migrations"
 
 
 async def main(stop: asyncio.Event) -> None:
@@ -74,4 +72,4 @@ async def main(stop: asyncio.Event) -> None:
 
 
 if __name__ == "__main__":
-    run_service(NAME, main, migrations_dir=MIGRATIONS)
+    run_service(NAME, main)

@@ -4,9 +4,7 @@ delivers email and SMS with retries, reminds officials of deadlines, over gRPC."
 from __future__ import annotations
 
 import asyncio
-import os
 from datetime import timedelta
-from pathlib import Path
 
 from motcua.v1 import notification_pb2, notification_pb2_grpc
 from services.notification.api.servicer import NotificationServicer
@@ -35,7 +33,6 @@ from services.platform.runner import run_service
 from services.platform.settings import platform_settings
 
 NAME = "notification"
-MIGRATIONS = Path(__file__).parent / "store" / "migrations"
 
 
 # The dossier log hears of deliveries within this; at 100 events/s, waking the relay on each
@@ -62,22 +59,6 @@ def _coalesced(wake, delay: float):
 
 
 async def main(stop: asyncio.Event) -> None:
-    # MOTCUA_NOTIFICATION_PROFILE=<file>: cProfile the event loop thread until stop (benchmarks).
-    profile_to = os.environ.get("MOTCUA_NOTIFICATION_PROFILE", "")
-    if profile_to:
-        import cProfile
-
-        profiler = cProfile.Profile()
-        profiler.enable()
-    try:
-        await _serve(stop)
-    finally:
-        if profile_to:
-            profiler.disable()
-            profiler.dump_stats(profile_to)
-
-
-async def _serve(stop: asyncio.Event) -> None:
     settings = platform_settings()
     own = notification_settings()
     db = Database.connect(settings.database_url(NAME))
@@ -143,4 +124,4 @@ async def _serve(stop: asyncio.Event) -> None:
 
 
 if __name__ == "__main__":
-    run_service(NAME, main, migrations_dir=MIGRATIONS)
+    run_service(NAME, main)

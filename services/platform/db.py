@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from datetime import UTC
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import DateTime, TypeDecorator, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+
+from services.platform.sqlite_inline import inline_creator
 
 
 READ_ONLY = "motcua_read_only"
@@ -47,8 +47,10 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     if is_sqlite(url):
         # One connection: SQLite has one writer anyway, and writers queued in asyncio wait
         # their turn at once, where writers queued in SQLite's busy handler sleep in steps.
-        engine = create_async_engine(url, connect_args={"timeout": 30}, pool_size=1, max_overflow=0,
-                                     pool_timeout=60)
+        # It runs on the event loop's thread (sqlite_inline: no worker-thread hop per call),
+        # so it waits at most 5 s for a lock some other process holds: the loop waits with it.
+        engine = create_async_engine(url, async_creator=inline_creator(url, timeout=5), pool_size=1,
+                                     max_overflow=0, pool_timeout=60)
         _tune_sqlite(engine)
         return engine
     # No pre-ping: it costs a round trip on every checkout. A connection that PostgreSQL
@@ -123,7 +125,9 @@ class Database:
             await self.read_engine.dispose()
 
 
-def alembic_config(migrations_dir: Path, url: str) -> Config:
+def alembic_config(migrations_dir: Path, url: str):
+    from alembic.config import Config  # imported on use: services migrate in a child process
+
     cfg = Config()
     cfg.set_main_option("script_location", str(migrations_dir))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
@@ -133,6 +137,8 @@ def alembic_config(migrations_dir: Path, url: str) -> Config:
 def upgrade_to_head(migrations_dir: Path, url: str) -> None:
     """Apply a service's migrations. Call outside a running event loop (Alembic's async
     env runs its own), or through ``upgrade_to_head_async`` from inside one."""
+    from alembic import command
+
     command.upgrade(alembic_config(migrations_dir, url), "head")
 
 

@@ -24,6 +24,7 @@ import grpc
 import httpx
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from services.platform import migrate
 from services.platform.settings import REPO_ROOT
 
 SERVICES = ("catalogue", "identity", "dossier", "notification")
@@ -94,6 +95,7 @@ class EmbeddedSystem:
     # start this system; the services themselves default to off.
     demo_data: bool = True
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+    migrated: bool = False  # by start(): services started afterwards need not migrate
 
     @classmethod
     def on_free_ports(cls, var_dir: Path, **kwargs) -> EmbeddedSystem:
@@ -123,6 +125,7 @@ class EmbeddedSystem:
         for name in SERVICES:
             env[f"MOTCUA_{name.upper()}_ADDR"] = self.addr(name)
         env["MOTCUA_DEMO_DATA"] = "1" if self.demo_data else "0"
+        env[migrate.MIGRATE_ON_START] = "0" if self.migrated else "1"
         env.update(self.extra_env)
         return env
 
@@ -166,12 +169,28 @@ class EmbeddedSystem:
 
     def start(self) -> None:
         self.var_dir.mkdir(parents=True, exist_ok=True)
+        migrating = self._spawn("migrate", migrate.command(*SERVICES))
         self.start_nats()
+        self._wait_migrated(migrating)
         for name in SERVICES:
             self.start_service(name, wait=False)
         for name in SERVICES:
             self.wait_service(name)
         self.start_gateway()
+
+    def _wait_migrated(self, migrating: subprocess.Popen, timeout: float = 120.0) -> None:
+        """Every service's migrations in one process (Alembic imported once), while NATS
+        starts; the services then skip their own (``MOTCUA_MIGRATE_ON_START=0``)."""
+        try:
+            migrating.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            migrating.kill()
+            migrating.wait()
+        self.processes.pop("migrate", None)
+        if migrating.returncode != 0:
+            log = (self.var_dir / "log" / "migrate.log").read_text(errors="replace")[-3000:]
+            raise RuntimeError(f"migrations failed with {migrating.returncode}:\n{log}")
+        self.migrated = True
 
     def wait_service(self, name: str, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout

@@ -32,6 +32,15 @@ def test_holidays_library_knows_the_2026_vietnamese_public_holidays():
     assert date(2026, 2, 13) not in vn and date(2026, 2, 23) not in vn
 
 
+def test_years_loaded_ahead_answer_as_years_loaded_on_demand(cal):
+    cal.load_years(2027, 2028)
+    assert set(cal._years) == {2027, 2028}  # built now, not in the first request that needs them
+    lazy = WorkingCalendar()
+    for day in (date(2027, 1, 1), date(2027, 9, 2), date(2028, 4, 30), date(2028, 3, 3)):
+        assert cal.holiday_name(day) == lazy.holiday_name(day)
+    assert cal.holiday_name(date(2027, 1, 1)) is not None
+
+
 def test_a_weekend_is_skipped_and_reported(cal):
     due, skipped = cal.add_working_days(at_vn(2026, 3, 6), 1)  # Friday
     assert due.date() == date(2026, 3, 9)  # Monday

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 
-from openpyxl import load_workbook
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -40,6 +39,8 @@ def _view(row: AgencyRow) -> dict:
 def _read(content: bytes, fmt: str) -> list[tuple[str, dict]]:
     check_size(content)
     if _format(fmt) == "xlsx":
+        from openpyxl import load_workbook  # here: 13 MiB a catalogue that never reads Excel need not hold
+
         try:
             book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
             sheet = book["agencies"] if "agencies" in book.sheetnames else book.worksheets[0]

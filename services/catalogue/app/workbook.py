@@ -9,9 +9,6 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from openpyxl import Workbook, load_workbook
-from openpyxl.utils.exceptions import InvalidFileException
-
 from services.platform.errors import InvalidInput
 
 PROCEDURE_COLUMNS = (
@@ -64,6 +61,8 @@ def _cell(value: Any) -> str:
 
 def write(items: list[dict]) -> bytes:
     """``items``: content dicts with version, status and effective dates added."""
+    from openpyxl import Workbook  # imported on use: 13 MiB an idle catalogue need not hold
+
     book = Workbook()
     sheet = book.active
     sheet.title = "procedures"
@@ -100,6 +99,9 @@ def _rows(sheet) -> tuple[list[str], list[tuple[int, dict]]]:
 
 def read(content: bytes) -> tuple[list[SheetItem], dict[str, str]]:
     """The procedures in the workbook, and the child rows that name no procedure in it."""
+    from openpyxl import load_workbook
+    from openpyxl.utils.exceptions import InvalidFileException
+
     try:
         book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
     except (InvalidFileException, KeyError, ValueError, OSError, Exception) as exc:  # zip, xml: all mean "not a workbook"

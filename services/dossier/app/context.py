@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import time
+from datetime import datetime, time
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from motcua.v1.catalogue_pb2_grpc import CatalogueServiceStub
 from services.dossier.app.batching import SubmissionBatcher
 from services.dossier.app.procedures import ProcedureDirectory
-from services.dossier.domain.calendar import DaySwaps, WorkingCalendar, parse_office_hours
+from services.dossier.domain.calendar import VIETNAM, DaySwaps, WorkingCalendar, parse_office_hours
 from services.dossier.settings import DossierSettings
 
 
 def calendar_from(settings: DossierSettings) -> WorkingCalendar:
-    return WorkingCalendar(office_hours=parse_office_hours(settings.office_hours),
-                           swaps=DaySwaps.load(settings.day_swaps_file),
-                           same_day_cutoff=time.fromisoformat(settings.same_day_cutoff))
+    calendar = WorkingCalendar(office_hours=parse_office_hours(settings.office_hours),
+                               swaps=DaySwaps.load(settings.day_swaps_file),
+                               same_day_cutoff=time.fromisoformat(settings.same_day_cutoff))
+    this_year = datetime.now(VIETNAM).year
+    calendar.load_years(this_year, this_year + 1)  # due dates run into next year
+    return calendar
 
 
 @dataclass
