@@ -3,6 +3,7 @@ not a pytest test).
 
     .venv/bin/python tests/perf/bench_dossier.py [--dossiers 1000000] [--rounds 3] [--duration 10]
         [--connections 32] [--threads 2] [--later-page 50] [--with-log] [--no-durable] [--keep]
+        [--only bare,submit]
 
 Starts a temporary PostgreSQL cluster (settings sized for a 2-core box, printed) with one
 database per service, the whole embedded system on it (MOTCUA_<SERVICE>_DATABASE_URL),
@@ -412,6 +413,7 @@ def main() -> int:
                     help="submissions profiled in-process with cProfile after the rounds (0: none)")
     ap.add_argument("--no-durable", action="store_true", help="run PostgreSQL with fsync, synchronous_commit and full_page_writes off")
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder (logs)")
+    ap.add_argument("--only", default="", help="comma-separated targets to measure (default: all), e.g. bare,submit")
     args = ap.parse_args()
 
     wrk = ensure_wrk()
@@ -518,6 +520,11 @@ def main() -> int:
             "tracking": (f"{system.gateway_url}/api/v1/tracking", tracking_lua),
             **{name: (f"{system.gateway_url}/api/v1/work/dossiers", scripts[name]) for name in queue_paths},
         }
+        if args.only:
+            wanted = {name.strip() for name in args.only.split(",") if name.strip()}
+            if wanted - set(targets):
+                raise SystemExit(f"--only: unknown targets {sorted(wanted - set(targets))}; known: {sorted(targets)}")
+            targets = {name: target for name, target in targets.items() if name in wanted}
         labels = {"bare": "bare FastAPI GET /ping", "submit": "POST /api/v1/dossiers (submit)",
                   "tracking": "GET /api/v1/tracking/{code}", "queue_first": "queue: first page",
                   "queue_overdue": "queue: overdue only", "queue_later": f"queue: page {page_no} (keyset)",
