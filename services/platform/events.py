@@ -200,12 +200,19 @@ class OutboxRelay:
         return len(done)
 
     async def _publish(self, rows) -> list[int]:
+        """Publish the rows as one window: every message is written before the first
+        acknowledgement is awaited (one flush and one wake-up for the lot, not one per
+        event), in outbox order on the one connection, so JetStream stores them in order.
+        Done is the acknowledged prefix: after a failure the rest go again next round, and
+        JetStream drops any of them it had stored (same Nats-Msg-Id, duplicate window)."""
+        results = await asyncio.gather(
+            *(self._bus.publish(row.subject, row.data, event_id=row.event_id, request_id=row.request_id)
+              for row in rows),
+            return_exceptions=True)
         done: list[int] = []
-        for row in rows:
-            try:
-                await self._bus.publish(row.subject, row.data, event_id=row.event_id, request_id=row.request_id)
-            except Exception as exc:
-                log.warning("outbox_publish_stopped", error=str(exc), event_id=row.event_id)
+        for row, result in zip(rows, results):
+            if isinstance(result, BaseException):
+                log.warning("outbox_publish_stopped", error=str(result), event_id=row.event_id)
                 break
             done.append(row.id)
         return done

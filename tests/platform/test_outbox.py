@@ -125,6 +125,29 @@ async def test_relay_publishes_pending_events_in_recording_order(engine, bus, re
     assert ids == [e.event_id for e in recorded]
 
 
+async def test_a_failure_inside_a_window_marks_only_the_acknowledged_prefix(engine, bus, reader):
+    """The relay sends a window of events before awaiting their acks. The third here has no
+    stream to land in (JetStream answers no one): the first two are marked published; the
+    fourth and fifth, which were stored, stay pending and are dropped as duplicates when
+    they go again."""
+    sessions = session_factory(engine)
+    recorded = []
+    for i in range(1, 6):
+        async with sessions() as session, session.begin():
+            recorded.append(await record_event(
+                session, outbox, event_type="nostream.dossier.accepted" if i == 3 else EVENT_TYPE,
+                producer="dossier", subject=f"000.00.01.H29-260306-{i:04d}", payload=payload(str(i))))
+    relay = OutboxRelay(engine, outbox, bus)
+    assert await relay.publish_pending() == 2
+    async with engine.connect() as conn:
+        published = (await conn.execute(select(outbox.c.event_id).where(outbox.c.published_at.is_not(None)))).scalars()
+        assert set(published) == {recorded[0].event_id, recorded[1].event_id}
+    assert await relay.pending_count() == 3
+    assert await stream_count(reader, TEST_STREAM.name) == 4  # 1, 2, 4 and 5 reached the stream
+    assert await relay.publish_pending() == 0  # the third fails again, first in line
+    assert await stream_count(reader, TEST_STREAM.name) == 4  # 4 and 5 sent again, not stored twice
+
+
 async def test_publishing_the_same_event_id_twice_keeps_one_message(bus, reader):
     envelope = make_envelope(event_type=EVENT_TYPE, producer="dossier", subject="x", payload=payload("x"))
     data = envelope.SerializeToString()
