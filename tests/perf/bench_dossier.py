@@ -348,7 +348,9 @@ def cpu_seconds(pids: set[int]) -> float:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+        # utime + stime, and cutime + cstime: what its children that have exited used (a
+        # PostgreSQL backend that ends between two snapshots stays counted by the postmaster).
+        total += (int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])) / tick
     return total
 
 
