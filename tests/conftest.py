@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import itertools
 import subprocess
-from pathlib import Path
 
 import pytest
 
 from services.platform.db import upgrade_to_head
 from services.platform.embedded import EmbeddedSystem, free_port, nats_server_argv, tcp_open, wait_until
+from services.platform.migrate import migrations_dir
 from tests.servers.postgres import TemporaryPostgres
 
-REPO = Path(__file__).resolve().parents[1]
-MIGRATIONS = {name: REPO / "services" / name / "store" / "migrations"
-              for name in ("identity", "catalogue", "dossier", "notification")}
+MIGRATIONS = {name: migrations_dir(name) for name in ("identity", "catalogue", "dossier", "notification")}
 _db_counter = itertools.count()
 
 

@@ -50,10 +50,11 @@ from services.platform.embedded import EmbeddedSystem, free_port  # noqa: E402
 from services.platform.grpc_client import make_channel  # noqa: E402
 from services.platform.grpc_server import ServiceServer  # noqa: E402
 from services.platform.logging import configure_logging  # noqa: E402
+from services.platform.migrate import migrations_dir  # noqa: E402
 from tests.perf.bench_gateway import ensure_wrk, run_wrk  # noqa: E402
 
 INDEX_FILES = (Path("/work/shared/data/procedure-index.json"), REPO / "services/catalogue/seed/procedure-index.json")
-MIGRATIONS = REPO / "services" / "catalogue" / "store" / "migrations"
+MIGRATIONS = migrations_dir("catalogue")
 LEVELS = {"Cấp xã": "commune", "Cấp tỉnh": "province", "Cấp bộ": "ministry"}
 GENERATED_SOURCE = "generated for the search benchmark (tests/perf/bench_search.py); not a real procedure"
 

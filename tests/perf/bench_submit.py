@@ -35,6 +35,7 @@ import httpx  # noqa: E402
 
 from services.platform.db import upgrade_to_head  # noqa: E402
 from services.platform.embedded import EmbeddedSystem  # noqa: E402
+from services.platform.migrate import migrations_dir  # noqa: E402
 from tests.perf.bench_gateway import (  # noqa: E402
     SUBMIT_LUA,
     _lua_str,
@@ -46,7 +47,7 @@ from tests.perf.bench_gateway import (  # noqa: E402
 )
 from tests.servers.postgres import TemporaryPostgres  # noqa: E402
 
-MIGRATIONS = REPO / "services" / "dossier" / "store" / "migrations"
+MIGRATIONS = migrations_dir("dossier")
 
 
 async def in_process(url: str, *, count: int, concurrency: int, profile: bool) -> None:

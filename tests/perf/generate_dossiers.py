@@ -67,8 +67,9 @@ from services.dossier.domain.log import GENESIS, entry_hash  # noqa: E402
 from services.dossier.store.models import CodeSequence, Dossier, LogEntry  # noqa: E402
 from services.dossier.store.writes import log_content  # noqa: E402
 from services.platform.db import upgrade_to_head_async  # noqa: E402
+from services.platform.migrate import migrations_dir  # noqa: E402
 
-MIGRATIONS = REPO / "services" / "dossier" / "store" / "migrations"
+MIGRATIONS = migrations_dir("dossier")
 BIG_AGENCY_NAME = "Phường Sài Gòn"
 TRACKING_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # as services.dossier.domain.codes
 FINAL = (3, 7, 8, 10)
