@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +14,7 @@ from services.platform.embedded import EmbeddedSystem, free_port, nats_server_ar
 from services.platform.migrate import migrations_dir
 from tests.servers.postgres import TemporaryPostgres
 
+REPO = Path(__file__).resolve().parents[1]
 MIGRATIONS = {name: migrations_dir(name) for name in ("identity", "catalogue", "dossier", "notification")}
 _db_counter = itertools.count()
 
