@@ -18,15 +18,13 @@ from services.platform.settings import platform_settings
 def run_service(
     name: str,
     main: Callable[[asyncio.Event], Awaitable[None]],
-    *,
-    migrations: bool = True,
 ) -> None:
-    """``main`` starts the service and returns once ``stop`` is set and it has shut down.
-    ``migrations``: the service has a database, brought to its newest schema first."""
+    """Bring the service's database to its newest schema, then run ``main``: it starts the
+    service and returns once ``stop`` is set and it has shut down."""
     settings = platform_settings()
     configure_logging(name, settings.log_level)
     log = get_logger(name)
-    if migrations and migrate_on_start(name):
+    if migrate_on_start(name):
         log.info("migrations_applied")
 
     async def _run() -> None:

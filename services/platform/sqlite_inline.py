@@ -7,8 +7,8 @@ turns, while SQLite itself spends some tens of microseconds on each statement (W
 synchronous=NORMAL: a commit writes to the log without waiting for the disk). A service
 has one writer connection, so that hold is its write throughput.
 
-``InlineConnection`` is aiosqlite's connection with the hop taken out: each call runs at
-once and its awaitable is already done, so a transaction never yields the loop between its
+``InlineConnection`` is aiosqlite's connection with the hop taken out: its queue to the
+worker runs each call at once, so the call's awaitable is already done, so a transaction never yields the loop between its
 statements. SQLAlchemy's aiosqlite dialect uses it through ``async_creator``; everything
 above the driver (pool, ORM, events) is unchanged. Readers keep the threaded connections: a
 long query there must not stall the loop. The writer would stall the loop only while it
@@ -43,34 +43,15 @@ class _RunNow:
 
 
 class InlineConnection(aiosqlite.Connection):
-    """An aiosqlite connection whose calls run on the caller's thread."""
+    """An aiosqlite connection whose calls run on the caller's thread: everything aiosqlite
+    would queue to its worker goes to ``_RunNow``, so each awaitable is done when made."""
 
     def __init__(self, connector, iter_chunk_size: int) -> None:
         super().__init__(connector, iter_chunk_size)
         self._tx = _RunNow()
 
-    async def _execute(self, fn, *args, **kwargs):
-        if self._connection is None:
-            raise ValueError("Connection closed")
-        return fn(*args, **kwargs)
-
-    async def _connect(self) -> InlineConnection:
-        if self._connection is None:
-            self._connection = self._connector()
-        return self
-
     def __await__(self):
-        return self._connect().__await__()  # no worker thread to start
-
-    def stop(self) -> None:
-        self._running = False
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
-        return None
-
-    async def close(self) -> None:
-        self.stop()
+        return self._connect().__await__()  # without starting the worker thread
 
 
 def inline_creator(url: str, **connect_args):
